@@ -1,0 +1,185 @@
+"""The provider seam's vocabulary: one typed, frozen record per Vault object.
+
+Components build these records; a backend (``builtin`` dynamic providers over hvac, or the
+official ``pulumi_vault``) turns each into a Pulumi resource. Field names follow
+pulumi-vault's so a reader who knows that provider knows ours. Durations are whole seconds,
+as pulumi-vault takes them. ``namespace`` is the Vault namespace the object lives in,
+relative to the provider's root (None: the root namespace).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NamespaceArgs:
+    """A Vault/OpenBao namespace: POST/DELETE /v1/sys/namespaces/:path."""
+
+    path: str
+    namespace: str | None = None  # parent namespace
+
+
+@dataclass(frozen=True)
+class MountArgs:
+    """A secrets engine mount: POST /v1/sys/mounts/:path, tuned via /v1/sys/mounts/:path/tune."""
+
+    path: str
+    type: str
+    description: str = ""
+    options: dict[str, str] = field(default_factory=dict)  # kv-v2: {"version": "2"}
+    default_lease_ttl_seconds: int = 0
+    max_lease_ttl_seconds: int = 0
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class KvV2ConfigArgs:
+    """kv-v2 engine settings: POST /v1/:mount/config."""
+
+    mount: str
+    max_versions: int = 0
+    cas_required: bool = False
+    delete_version_after: int = 0  # seconds; 0 = never
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class KvMetadataArgs:
+    """Metadata of one kv-v2 secret path (never its value): POST /v1/:mount/metadata/:name."""
+
+    mount: str
+    name: str
+    custom_metadata: dict[str, str] = field(default_factory=dict)
+    max_versions: int = 0
+    cas_required: bool = False
+    delete_version_after: int = 0
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthBackendArgs:
+    """An auth method: POST /v1/sys/auth/:path, tuned via /v1/sys/auth/:path/tune."""
+
+    type: str
+    path: str
+    description: str = ""
+    default_lease_ttl_seconds: int = 0
+    max_lease_ttl_seconds: int = 0
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class JwtAuthConfigArgs:
+    """JWT/OIDC auth method config: POST /v1/auth/:path/config.
+
+    OpenBao fetches ``oidc_discovery_url`` when this is written.
+    """
+
+    path: str
+    oidc_discovery_url: str
+    bound_issuer: str
+    default_role: str = ""
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class JwtAuthRoleArgs:
+    """A JWT auth role: POST /v1/auth/:backend/role/:role_name."""
+
+    backend: str
+    role_name: str
+    bound_audiences: tuple[str, ...]
+    user_claim: str
+    role_type: str = "jwt"
+    bound_subject: str = ""
+    bound_claims: dict[str, str] = field(default_factory=dict)
+    bound_claims_type: str = "string"
+    claim_mappings: dict[str, str] = field(default_factory=dict)
+    token_policies: tuple[str, ...] = ()
+    token_ttl: int = 0
+    token_max_ttl: int = 0
+    token_explicit_max_ttl: int = 0
+    token_type: str = "default"
+    token_bound_cidrs: tuple[str, ...] = ()
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyArgs:
+    """An ACL policy: PUT /v1/sys/policies/acl/:name."""
+
+    name: str
+    policy: str
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditArgs:
+    """An audit device: PUT /v1/sys/audit/:path (root namespace only)."""
+
+    type: str
+    path: str
+    options: dict[str, str] = field(default_factory=dict)
+    local: bool = False
+    description: str = ""
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenRoleArgs:
+    """A token role: POST /v1/auth/token/roles/:role_name."""
+
+    role_name: str
+    allowed_policies: tuple[str, ...] = ()
+    disallowed_policies: tuple[str, ...] = ()
+    orphan: bool = False
+    renewable: bool = True
+    token_period: int = 0
+    token_ttl: int = 0
+    token_max_ttl: int = 0
+    token_explicit_max_ttl: int = 0
+    token_type: str = "default"
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class AppRoleRoleArgs:
+    """An AppRole role: POST /v1/auth/:backend/role/:role_name."""
+
+    backend: str
+    role_name: str
+    token_policies: tuple[str, ...] = ()
+    bind_secret_id: bool = True
+    secret_id_ttl: int = 0
+    secret_id_num_uses: int = 0
+    secret_id_bound_cidrs: tuple[str, ...] = ()
+    token_ttl: int = 0
+    token_max_ttl: int = 0
+    token_explicit_max_ttl: int = 0
+    token_bound_cidrs: tuple[str, ...] = ()
+    token_type: str = "default"
+    namespace: str | None = None
+
+
+ObjectArgs = (
+    NamespaceArgs
+    | MountArgs
+    | KvV2ConfigArgs
+    | KvMetadataArgs
+    | AuthBackendArgs
+    | JwtAuthConfigArgs
+    | JwtAuthRoleArgs
+    | PolicyArgs
+    | AuditArgs
+    | TokenRoleArgs
+    | AppRoleRoleArgs
+)
+
+
+def as_props(args: Any) -> dict[str, Any]:
+    """Plain-data form of a record (tuples as lists), as it is stored and diffed."""
+    from dataclasses import asdict
+
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(args).items()}
