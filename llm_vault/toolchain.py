@@ -41,12 +41,13 @@ def cache_dir() -> Path:
 
 
 def pulumi_dir() -> Path:
-    """Folder holding the pinned ``pulumi`` CLI built (or linked) by bootstrap."""
+    """Root of the pinned Pulumi CLI built (or linked) by bootstrap, laid out like an official
+    install: ``<root>/bin/pulumi`` (what ``automation.PulumiCommand(root=...)`` expects)."""
     return cache_dir() / f"pulumi-v{PULUMI_VERSION}"
 
 
 def pulumi_bin() -> Path:
-    return pulumi_dir() / "pulumi"
+    return pulumi_dir() / "bin" / "pulumi"
 
 
 def actionlint_bin() -> Path:
@@ -76,7 +77,7 @@ def engine_env() -> dict[str, str]:
     can only fail without internet (and costs about a second each time it tries).
     """
     env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(pulumi_dir()), str(venv_bin()), env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join([str(pulumi_bin().parent), str(venv_bin()), env.get("PATH", "")])
     env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
     env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
     return env

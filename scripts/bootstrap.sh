@@ -28,21 +28,25 @@ step() {  # step NAME FUNCTION: run FUNCTION, print "[bootstrap] NAME: <what> (<
 }
 
 python_env() {
-  local stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+  # The stamp covers the pins and the install mode below: change either and the env is refreshed.
+  local stamp="$VENV/.installed-$( (cat "$ROOT/pyproject.toml"; echo compat-1) | sha256sum | cut -c1-16)"
   if [ -f "$stamp" ]; then echo "skipped: $VENV matches pyproject.toml"; return; fi
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[dev]"
+  # compat mode puts the checkout itself on sys.path: packages added later (and the provider
+  # host, which imports our dynamic providers by module name) work without reinstalling.
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[dev]" --config-settings editable_mode=compat
   rm -f "$VENV"/.installed-*; touch "$stamp"
   echo "installed: pinned Python dependencies into $VENV"
 }
 
 pulumi_cli() {
+  # Laid out like an official install (<root>/bin/pulumi): the Automation API's PulumiCommand takes the root.
   local want="v$PULUMI_VERSION" dir="$CACHE/pulumi-v$PULUMI_VERSION" have
-  if [ -x "$dir/pulumi" ]; then echo "skipped: $dir/pulumi is $want"; return; fi
+  if [ -x "$dir/bin/pulumi" ]; then echo "skipped: $dir/bin/pulumi is $want"; return; fi
   if command -v pulumi >/dev/null; then
     have=$(pulumi version 2>/dev/null || true)
     if [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -n1)" = "$want" ]; then
-      mkdir -p "$dir"; ln -sf "$(command -v pulumi)" "$dir/pulumi"
+      mkdir -p "$dir/bin"; ln -sf "$(command -v pulumi)" "$dir/bin/pulumi"
       echo "using: pulumi $have from PATH (>= $want)"; return
     fi
   fi
@@ -51,12 +55,12 @@ pulumi_cli() {
          "(https://go.dev/dl) or the Pulumi CLI $want, then rerun" >&2
     return 1
   fi
-  mkdir -p "$dir.tmp"
+  rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/bin"
   (cd "$ROOT/tools/pulumi" && go build \
      -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$want" \
-     -o "$dir.tmp/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
-  rm -rf "$dir"; mv "$dir.tmp" "$dir"
-  echo "built: pulumi $("$dir/pulumi" version) from github.com/pulumi/pulumi/pkg/v3 into $dir"
+     -o "$dir.tmp/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"   # atomic enough: a half-built CLI is never at $dir
+  echo "built: pulumi $("$dir/bin/pulumi" version) from github.com/pulumi/pulumi/pkg/v3 into $dir"
 }
 
 provider_host() {

@@ -1,0 +1,28 @@
+"""ACL policies from ``policies/*.hcl``: the file stem is the policy name."""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.config import Policy
+from llm_vault.vault.args import PolicyArgs
+from llm_vault.vault.backend import VaultBackend
+
+from ._base import VaultComponent
+
+
+class PolicySet(VaultComponent):
+    def __init__(
+        self,
+        name: str,
+        policies: tuple[Policy, ...],
+        backend: VaultBackend,
+        *,
+        namespace: str | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("llmvault:vault:PolicySet", name, backend, opts)
+        self.names = [p.name for p in policies]
+        for policy in policies:
+            self._declare(f"policy-{policy.name}", PolicyArgs(name=policy.name, policy=policy.text, namespace=namespace))
+        self.register_outputs({"names": self.names})

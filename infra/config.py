@@ -1,0 +1,674 @@
+"""Typed stack configuration, validated when it loads.
+
+Every key of the ``llm-vault`` config namespace is parsed here, before any resource is
+declared, into frozen dataclasses. A bad value raises ``ConfigError`` naming the key path
+(``llm-vault:github.bindings[1].repository``) and the reason, so nothing reaches the server
+and nothing is half-applied. Stack files hold values only; differences between
+environments are data read here, never branches on the stack name.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+PROJECT = "llm-vault"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+POLICY_DIR = REPO_ROOT / "policies"
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+FIFTEEN_MINUTES = 15 * 60
+# A CI job that needs a token for longer than an hour should be split, not given a long-lived credential.
+CI_TTL_CEILING = 60 * 60
+# Model-runner secret IDs are rotated daily; the TTL leaves a day of grace but no more.
+SECRET_ID_TTL_WINDOW = (24 * 3600, 48 * 3600)
+
+BACKENDS = ("builtin", "pulumi_vault")
+AUDIT_MODES = ("api", "declared")
+RESERVED_NAMESPACES = {"root", "sys", "audit", "auth", "cubbyhole", "identity"}
+CAPABILITIES = {"create", "read", "update", "patch", "delete", "list", "sudo", "deny", "subscribe"}
+
+_NS_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_MOUNT_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
+_GH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DIGITS = re.compile(r"^[0-9]+$")
+_DURATION_PART = re.compile(r"(\d+)(d|h|m|s)")
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+class ConfigError(ValueError):
+    """A stack config value is wrong. ``key`` is the full key path, e.g. ``llm-vault:kv.maxVersions``."""
+
+    def __init__(self, key: str, reason: str):
+        self.key = key if key.startswith(f"{PROJECT}:") else f"{PROJECT}:{key}"
+        self.reason = reason
+        super().__init__(f"{self.key}: {reason}")
+
+
+# --------------------------------------------------------------------------------------------------
+# typed settings
+
+
+@dataclass(frozen=True)
+class SecretEntry:
+    """A secret path in the kv catalogue: metadata only, its value never enters code or state."""
+
+    name: str
+    owner: str
+    rotation_period: str
+    keys: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class KvSettings:
+    path: str
+    description: str
+    max_versions: int
+    cas_required: bool
+    delete_version_after: int
+    secrets: tuple[SecretEntry, ...]
+
+
+@dataclass(frozen=True)
+class OidcBinding:
+    """One GitHub Actions workflow identity trusted to log in with one Vault role."""
+
+    role: str  # Vault role name, e.g. "github-actions"
+    repository: str  # "owner/name"
+    repository_id: str | None
+    owner_id: str | None
+    kind: str  # "ref" | "tag" | "environment" | "pull_request"
+    value: str | None  # refs/heads/main, v1.2.3, prod, or None for pull_request
+    policies: tuple[str, ...]
+    audience: str  # explicit: GitHub's default audience is the owner URL, never assume it
+    ttl_seconds: int = FIFTEEN_MINUTES  # 15 min: a CI job should not outlive its token
+    runner_environment: str | None = "github-hosted"
+    job_workflow_ref: str | None = None
+    immutable_subject: bool = False
+    identity_pin_opt_out: str | None = None
+    description: str = ""
+
+    @property
+    def subject(self) -> str:
+        """The exact ``sub`` claim GitHub sends for this binding: built here and nowhere else."""
+        owner, repo = self.repository.split("/", 1)
+        if self.immutable_subject:
+            prefix = f"repo:{owner}@{self.owner_id}/{repo}@{self.repository_id}"
+        else:
+            prefix = f"repo:{self.repository}"
+        if self.kind == "ref":
+            return f"{prefix}:ref:{self.value}"
+        if self.kind == "tag":
+            return f"{prefix}:ref:refs/tags/{self.value}"
+        if self.kind == "environment":
+            return f"{prefix}:environment:{self.value}"
+        return f"{prefix}:pull_request"
+
+    @property
+    def bound_claims(self) -> dict[str, str]:
+        """Claims that pin identity (ids survive renames; names can be recycled) and context."""
+        claims: dict[str, str] = {}
+        if self.repository_id:
+            claims["repository_id"] = self.repository_id
+        if self.owner_id:
+            claims["repository_owner_id"] = self.owner_id
+        if self.runner_environment:
+            claims["runner_environment"] = self.runner_environment
+        if self.kind == "environment" and self.value:
+            claims["environment"] = self.value
+        if self.job_workflow_ref:
+            claims["job_workflow_ref"] = self.job_workflow_ref
+        return claims
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    path: str
+    oidc_discovery_url: str
+    bound_issuer: str
+    bindings: tuple[OidcBinding, ...]
+
+
+@dataclass(frozen=True)
+class ShortLivedTokenSettings:
+    role: str
+    allowed_policies: tuple[str, ...]
+    ttl_seconds: int
+    renewable: bool
+
+
+@dataclass(frozen=True)
+class ModelRunnerSettings:
+    path: str
+    role: str
+    policies: tuple[str, ...]
+    secret_id_ttl_seconds: int
+    secret_id_num_uses: int
+    token_ttl_seconds: int
+    token_max_ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    mode: str  # "api": we declare a file device; "declared": the server config declares it
+    path: str  # device path (name) in the root namespace
+    file_path: str
+    hmac_accessor: bool
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str  # the file stem
+    text: str  # rendered HCL
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    namespace: str | None
+    provider_backend: str
+    protect: bool
+    kv: KvSettings
+    github: GitHubSettings
+    policies: tuple[Policy, ...]
+    short_lived_tokens: ShortLivedTokenSettings
+    model_runner: ModelRunnerSettings
+    audit: AuditSettings
+    adopt: tuple[str, ...] = field(default=())
+
+
+# --------------------------------------------------------------------------------------------------
+# primitive readers: each takes the key path it reads so that every error can name it
+
+
+def _obj(raw: Any, key: str) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(key, f"must be a mapping, got {type(raw).__name__}")
+    return dict(raw)
+
+
+def _no_unknown(raw: Mapping[str, Any], allowed: set[str], key: str) -> None:
+    for k in raw:
+        if k not in allowed:
+            hint = _closest(k, allowed)
+            raise ConfigError(
+                f"{key}.{k}" if key else k,
+                "unknown key" + (f" (did you mean '{hint}'?)" if hint else f"; known keys: {sorted(allowed)}"),
+            )
+
+
+def _closest(word: str, options: set[str]) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _str(raw: Mapping[str, Any], name: str, key: str, default: str | None = None, *, required: bool = False) -> str:
+    if name not in raw or raw[name] is None:
+        if required or default is None:
+            raise ConfigError(f"{key}.{name}" if key else name, "is required")
+        return default
+    value = raw[name]
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}.{name}" if key else name, f"must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ConfigError(f"{key}.{name}" if key else name, "must not be empty")
+    return value
+
+
+def _opt_str(raw: Mapping[str, Any], name: str, key: str) -> str | None:
+    if raw.get(name) is None:
+        return None
+    return _str(raw, name, key)
+
+
+def _bool(raw: Mapping[str, Any], name: str, key: str, default: bool) -> bool:
+    value = raw.get(name, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}.{name}" if key else name, f"must be true or false, got {value!r}")
+    return value
+
+
+def _int(raw: Mapping[str, Any], name: str, key: str, default: int, *, minimum: int = 0) -> int:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key}.{name}" if key else name, f"must be a whole number, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{key}.{name}" if key else name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def parse_duration(value: Any, key: str) -> int:
+    """Seconds from ``"15m"``, ``"1h30m"``, ``"36h"``, ``"90d"`` or a whole number of seconds."""
+    if isinstance(value, bool):
+        raise ConfigError(key, f"must be a duration like '15m' or '1h', got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(key, f"must not be negative, got {value}")
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if _DIGITS.match(text):
+            return int(text)
+        parts = _DURATION_PART.findall(text)
+        if parts and "".join(n + u for n, u in parts) == text:
+            return sum(int(n) * _UNITS[u] for n, u in parts)
+    raise ConfigError(key, f"must be a duration like '15m', '1h' or '36h', got {value!r}")
+
+
+def _duration(raw: Mapping[str, Any], name: str, key: str, default: str) -> int:
+    return parse_duration(raw.get(name, default), f"{key}.{name}" if key else name)
+
+
+def _str_list(raw: Mapping[str, Any], name: str, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    value = raw.get(name, list(default))
+    path = f"{key}.{name}" if key else name
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(path, "must be a list of non-empty strings")
+    return tuple(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# sections
+
+
+def _namespace(raw: Any) -> str | None:
+    if raw is None:
+        # Absent is a mistake more often than a choice: everything would land in the root namespace.
+        raise ConfigError("namespace", "is required; set it to '' to use no namespace (Vault OSS)")
+    if raw == "":
+        return None  # Vault OSS: environments are kept apart by mount paths instead
+    if not isinstance(raw, str):
+        raise ConfigError("namespace", f"must be a string or null, got {type(raw).__name__}")
+    segments = raw.strip("/").split("/")
+    for seg in segments:
+        if not _NS_SEGMENT.match(seg):
+            raise ConfigError("namespace", f"{raw!r} is malformed: segments are letters, digits, '-' and '_'")
+        if seg.lower() in RESERVED_NAMESPACES:
+            raise ConfigError("namespace", f"{seg!r} is reserved by Vault/OpenBao")
+    return "/".join(segments)
+
+
+def _mount_path(raw: Mapping[str, Any], name: str, key: str, default: str) -> str:
+    value = _str(raw, name, key, default).strip("/")
+    if not _MOUNT_PATH.match(value) or value.split("/")[0] in RESERVED_NAMESPACES:
+        raise ConfigError(f"{key}.{name}", f"{value!r} is not a usable mount path")
+    return value
+
+
+def _kv(raw: Any) -> KvSettings:
+    key = "kv"
+    raw = _obj(raw if raw is not None else {}, key)
+    _no_unknown(raw, {"path", "description", "maxVersions", "casRequired", "deleteVersionAfter", "secrets"}, key)
+    secrets_raw = raw.get("secrets", [])
+    if not isinstance(secrets_raw, list):
+        raise ConfigError(f"{key}.secrets", "must be a list")
+    secrets: list[SecretEntry] = []
+    seen: set[str] = set()
+    for i, item in enumerate(secrets_raw):
+        k = f"{key}.secrets[{i}]"
+        item = _obj(item, k)
+        if "value" in item or "values" in item:
+            raise ConfigError(f"{k}", "secret values never go in stack config: put them in with `bao kv put`")
+        _no_unknown(item, {"name", "owner", "rotationPeriod", "keys", "description"}, k)
+        name = _str(item, "name", k, required=True)
+        if not _MOUNT_PATH.match(name):
+            raise ConfigError(f"{k}.name", f"{name!r} is not a secret path")
+        if name in seen:
+            raise ConfigError(f"{k}.name", f"duplicate secret path {name!r}")
+        seen.add(name)
+        rotation = _str(item, "rotationPeriod", k, "90d")
+        parse_duration(rotation, f"{k}.rotationPeriod")
+        secrets.append(
+            SecretEntry(
+                name=name,
+                owner=_str(item, "owner", k, required=True),
+                rotation_period=rotation,
+                keys=_str_list(item, "keys", k),
+                description=_str(item, "description", k, "") if item.get("description") else "",
+            )
+        )
+    return KvSettings(
+        path=_mount_path(raw, "path", key, "openai-llm"),
+        description=_str(raw, "description", key, "LLM platform secrets (kv-v2)"),
+        max_versions=_int(raw, "maxVersions", key, 10, minimum=1),
+        cas_required=_bool(raw, "casRequired", key, False),
+        delete_version_after=_duration(raw, "deleteVersionAfter", key, "0s"),
+        secrets=tuple(secrets),
+    )
+
+
+_BINDING_KEYS = {
+    "role",
+    "repository",
+    "repositoryId",
+    "ownerId",
+    "ref",
+    "tag",
+    "environment",
+    "pullRequest",
+    "policies",
+    "audience",
+    "ttl",
+    "runnerEnvironment",
+    "jobWorkflowRef",
+    "immutableSubject",
+    "identityPinOptOut",
+    "description",
+}
+
+
+def _binding(raw: Any, i: int, policy_names: set[str]) -> OidcBinding:
+    k = f"github.bindings[{i}]"
+    raw = _obj(raw, k)
+    if "subject" in raw:
+        raise ConfigError(
+            f"{k}.subject",
+            "subjects are built from repository + ref | tag | environment | pullRequest; set those instead",
+        )
+    _no_unknown(raw, _BINDING_KEYS, k)
+    role = _str(raw, "role", k, required=True)
+    if not _NAME.match(role):
+        raise ConfigError(f"{k}.role", f"{role!r} must be lower-case letters, digits, '-' or '_'")
+
+    repository = _str(raw, "repository", k, required=True)
+    parts = repository.split("/")
+    if len(parts) != 2 or not all(_GH_NAME.match(p) for p in parts):
+        raise ConfigError(f"{k}.repository", f"must name exactly one repository as 'owner/name', got {repository!r}")
+
+    selectors = [s for s in ("ref", "tag", "environment", "pullRequest") if raw.get(s) not in (None, False)]
+    if len(selectors) != 1:
+        raise ConfigError(k, "set exactly one of ref, tag, environment, pullRequest (the subject's context)")
+    kind = selectors[0]
+    value: str | None
+    if kind == "pullRequest":
+        if raw["pullRequest"] is not True:
+            raise ConfigError(f"{k}.pullRequest", "must be true")
+        kind, value = "pull_request", None
+    else:
+        value = _str(raw, kind, k)
+        if any(c in value for c in "*?[]{}") or value.endswith("/"):
+            raise ConfigError(f"{k}.{kind}", f"{value!r} is a pattern: exact bindings take one exact value")
+        if kind == "ref" and not value.startswith("refs/"):
+            raise ConfigError(f"{k}.ref", f"must be a full ref like 'refs/heads/main', got {value!r}")
+
+    policies = _str_list(raw, "policies", k)
+    if not policies:
+        raise ConfigError(f"{k}.policies", "must name at least one policy")
+    for j, p in enumerate(policies):
+        if p not in policy_names:
+            raise ConfigError(f"{k}.policies[{j}]", f"unknown policy {p!r}; policies/ defines {sorted(policy_names)}")
+
+    if "audience" not in raw:
+        raise ConfigError(f"{k}.audience", "is required: bind an explicit audience (GitHub's default is the owner URL)")
+    audience = _str(raw, "audience", k)
+
+    ttl = _duration(raw, "ttl", k, "15m")
+    if ttl <= 0 or ttl > CI_TTL_CEILING:
+        raise ConfigError(f"{k}.ttl", f"must be between 1s and 1h for CI tokens, got {ttl}s")
+
+    repository_id = _opt_str(raw, "repositoryId", k)
+    owner_id = _opt_str(raw, "ownerId", k)
+    for name, v in (("repositoryId", repository_id), ("ownerId", owner_id)):
+        if v is not None and not _DIGITS.match(v):
+            raise ConfigError(f"{k}.{name}", f"must be GitHub's numeric id as a string, got {v!r}")
+    immutable = _bool(raw, "immutableSubject", k, False)
+    opt_out = _opt_str(raw, "identityPinOptOut", k)
+    if immutable and not (repository_id and owner_id):
+        raise ConfigError(k, "immutableSubject needs repositoryId and ownerId (they are part of the subject)")
+    if not (repository_id and owner_id) and not opt_out:
+        missing = "repositoryId" if not repository_id else "ownerId"
+        raise ConfigError(
+            f"{k}.{missing}",
+            "is required: a deleted and re-created repository or organisation with the same name must not "
+            "inherit access (or set identityPinOptOut with a written reason)",
+        )
+    if opt_out is not None and len(opt_out.strip()) < 10:
+        raise ConfigError(f"{k}.identityPinOptOut", "must be a written reason (a sentence), not a flag")
+
+    runner_env = raw.get("runnerEnvironment", "github-hosted")
+    if runner_env not in ("github-hosted", "self-hosted", "any"):
+        raise ConfigError(f"{k}.runnerEnvironment", "must be 'github-hosted', 'self-hosted' or 'any'")
+
+    return OidcBinding(
+        role=role,
+        repository=repository,
+        repository_id=repository_id,
+        owner_id=owner_id,
+        kind=kind,
+        value=value,
+        policies=policies,
+        audience=audience,
+        ttl_seconds=ttl,
+        runner_environment=None if runner_env == "any" else runner_env,
+        job_workflow_ref=_opt_str(raw, "jobWorkflowRef", k),
+        immutable_subject=immutable,
+        identity_pin_opt_out=opt_out,
+        description=_str(raw, "description", k, "") if raw.get("description") else "",
+    )
+
+
+def _url(raw: Mapping[str, Any], name: str, key: str, default: str) -> str:
+    value = _str(raw, name, key, default)
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ConfigError(f"{key}.{name}", f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _github(raw: Any, policy_names: set[str]) -> GitHubSettings:
+    key = "github"
+    raw = _obj(raw if raw is not None else {}, key)
+    _no_unknown(raw, {"path", "oidcDiscoveryUrl", "boundIssuer", "bindings"}, key)
+    bindings_raw = raw.get("bindings", [])
+    if not isinstance(bindings_raw, list) or not bindings_raw:
+        raise ConfigError(f"{key}.bindings", "must be a non-empty list of bindings")
+    bindings = tuple(_binding(b, i, policy_names) for i, b in enumerate(bindings_raw))
+    seen: dict[str, int] = {}
+    for i, b in enumerate(bindings):
+        if b.role in seen:
+            raise ConfigError(f"{key}.bindings[{i}].role", f"duplicate role {b.role!r} (also bindings[{seen[b.role]}])")
+        seen[b.role] = i
+    discovery = _url(raw, "oidcDiscoveryUrl", key, GITHUB_ISSUER)
+    return GitHubSettings(
+        path=_mount_path(raw, "path", key, "jwt"),
+        oidc_discovery_url=discovery,
+        # GitHub's tokens carry iss == discovery URL; a GitHub Enterprise issuer differs only by host.
+        bound_issuer=_url(raw, "boundIssuer", key, discovery),
+        bindings=bindings,
+    )
+
+
+def _short_lived(raw: Any, policy_names: set[str]) -> ShortLivedTokenSettings:
+    key = "shortLivedTokens"
+    raw = _obj(raw if raw is not None else {}, key)
+    _no_unknown(raw, {"role", "allowedPolicies", "ttl", "renewable"}, key)
+    allowed = _str_list(raw, "allowedPolicies", key, ("openai-llm-readonly",))
+    for j, p in enumerate(allowed):
+        if p not in policy_names:
+            raise ConfigError(f"{key}.allowedPolicies[{j}]", f"unknown policy {p!r}")
+    ttl = _duration(raw, "ttl", key, "1h")
+    if ttl <= 0 or ttl > 24 * 3600:
+        raise ConfigError(f"{key}.ttl", f"must be between 1s and 24h, got {ttl}s")
+    return ShortLivedTokenSettings(
+        role=_str(raw, "role", key, "openai-llm-readonly"),
+        allowed_policies=allowed,
+        ttl_seconds=ttl,
+        renewable=_bool(raw, "renewable", key, True),
+    )
+
+
+def _model_runner(raw: Any, policy_names: set[str]) -> ModelRunnerSettings:
+    key = "modelRunner"
+    raw = _obj(raw if raw is not None else {}, key)
+    _no_unknown(
+        raw, {"path", "role", "policies", "secretIdTtl", "secretIdNumUses", "tokenTtl", "tokenMaxTtl"}, key
+    )
+    policies = _str_list(raw, "policies", key, ("model-runner",))
+    for j, p in enumerate(policies):
+        if p not in policy_names:
+            raise ConfigError(f"{key}.policies[{j}]", f"unknown policy {p!r}")
+    secret_id_ttl = _duration(raw, "secretIdTtl", key, "36h")
+    lo, hi = SECRET_ID_TTL_WINDOW
+    if not lo <= secret_id_ttl <= hi:
+        raise ConfigError(f"{key}.secretIdTtl", f"must be within the 24h-48h rotation window, got {secret_id_ttl}s")
+    token_ttl = _duration(raw, "tokenTtl", key, "1h")
+    token_max = _duration(raw, "tokenMaxTtl", key, "4h")
+    if token_ttl <= 0 or token_max < token_ttl:
+        raise ConfigError(f"{key}.tokenMaxTtl", "must be at least tokenTtl, and tokenTtl positive")
+    return ModelRunnerSettings(
+        path=_mount_path(raw, "path", key, "approle"),
+        role=_str(raw, "role", key, "model-runner"),
+        policies=policies,
+        secret_id_ttl_seconds=secret_id_ttl,
+        secret_id_num_uses=_int(raw, "secretIdNumUses", key, 0),
+        token_ttl_seconds=token_ttl,
+        token_max_ttl_seconds=token_max,
+    )
+
+
+def _audit(raw: Any) -> AuditSettings:
+    key = "audit"
+    raw = _obj(raw if raw is not None else {}, key)
+    _no_unknown(raw, {"mode", "path", "filePath", "hmacAccessor"}, key)
+    mode = _str(raw, "mode", key, "api")
+    if mode not in AUDIT_MODES:
+        raise ConfigError(f"{key}.mode", f"must be one of {AUDIT_MODES}, got {mode!r}")
+    file_path = _str(raw, "filePath", key, "/vault/audit/audit.log")
+    if not file_path.startswith("/") and file_path != "stdout":
+        raise ConfigError(f"{key}.filePath", f"must be an absolute path on the server or 'stdout', got {file_path!r}")
+    return AuditSettings(
+        mode=mode,
+        path=_mount_path(raw, "path", key, "file"),
+        file_path=file_path,
+        hmac_accessor=_bool(raw, "hmacAccessor", key, True),
+    )
+
+
+def _adopt(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(x, str) and ":" in x for x in raw):
+        raise ConfigError("adopt", "must be a list of '<kind>:<path>' strings, e.g. 'mount:dev/openai-llm'")
+    return tuple(raw)
+
+
+# --------------------------------------------------------------------------------------------------
+# policies
+
+
+def render_policy(text: str, *, kv_mount: str) -> str:
+    """Fill the policy file's ``${kv_mount}`` placeholder; other ``${...}`` are left alone."""
+    return string.Template(text).safe_substitute(kv_mount=kv_mount)
+
+
+def load_policies(policy_dir: Path, kv_mount: str) -> tuple[Policy, ...]:
+    """Every ``*.hcl`` file is one ACL policy named by its stem; each must parse as HCL."""
+    if not policy_dir.is_dir():
+        raise ConfigError("policies", f"policy folder {policy_dir} is missing")
+    policies: list[Policy] = []
+    for path in sorted(policy_dir.glob("*.hcl")):
+        key = f"policies[{path.name}]"
+        if not _NAME.match(path.stem):
+            raise ConfigError(key, f"policy file name {path.stem!r} is not a valid policy name")
+        text = render_policy(path.read_text(), kv_mount=kv_mount)
+        _check_policy_hcl(text, key)
+        policies.append(Policy(name=path.stem, text=text))
+    if not policies:
+        raise ConfigError("policies", f"no *.hcl policy files in {policy_dir}")
+    return tuple(policies)
+
+
+def _check_policy_hcl(text: str, key: str) -> None:
+    try:
+        doc = hcl2.loads(text)
+    except Exception as exc:  # python-hcl2 raises lark errors of several kinds
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(key, f"is not valid HCL: {first}") from None
+    unknown = set(doc) - {"path"}
+    if unknown:
+        raise ConfigError(key, f"only 'path' blocks belong in an ACL policy, found {sorted(unknown)}")
+    for block in doc.get("path", []):
+        for raw_path, body in block.items():
+            caps = [c.strip('"') for c in body.get("capabilities", [])]
+            bad = sorted(set(caps) - CAPABILITIES)
+            if bad:
+                raise ConfigError(key, f"path {raw_path.strip(chr(34))!r} has unknown capabilities {bad}")
+
+
+# --------------------------------------------------------------------------------------------------
+# entry points
+
+TOP_LEVEL_KEYS = {
+    "environment",
+    "namespace",
+    "providerBackend",
+    "protect",
+    "kv",
+    "github",
+    "shortLivedTokens",
+    "modelRunner",
+    "audit",
+    "adopt",
+}
+
+
+def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> Settings:
+    """Validate the ``llm-vault`` config namespace (keys without the ``llm-vault:`` prefix)."""
+    _no_unknown(raw, TOP_LEVEL_KEYS, "")
+    environment = _str(raw, "environment", "", required=True)
+    if not _NAME.match(environment):
+        raise ConfigError("environment", f"{environment!r} must be lower-case letters, digits, '-' or '_'")
+    backend = _str(raw, "providerBackend", "", "builtin")
+    if backend not in BACKENDS:
+        raise ConfigError("providerBackend", f"must be one of {BACKENDS}, got {backend!r}")
+    kv = _kv(raw.get("kv"))
+    policies = load_policies(policy_dir, kv.path)
+    names = {p.name for p in policies}
+    return Settings(
+        environment=environment,
+        namespace=_namespace(raw.get("namespace")),
+        provider_backend=backend,
+        protect=_bool(raw, "protect", "", False),
+        kv=kv,
+        github=_github(raw.get("github"), names),
+        policies=policies,
+        short_lived_tokens=_short_lived(raw.get("shortLivedTokens"), names),
+        model_runner=_model_runner(raw.get("modelRunner"), names),
+        audit=_audit(raw.get("audit")),
+        adopt=_adopt(raw.get("adopt")),
+    )
+
+
+def raw_from_pulumi_config() -> dict[str, Any]:
+    """The ``llm-vault:*`` keys of the running stack, values decoded from JSON where structured."""
+    import json
+
+    from pulumi.runtime.config import get_config_env
+
+    raw: dict[str, Any] = {}
+    for full_key, value in get_config_env().items():
+        ns, _, name = full_key.partition(":")
+        if ns != PROJECT:
+            continue
+        # The engine passes structured values as JSON and scalars as plain text ("true", "dev").
+        if value[:1] in ("{", "[") or value in ("true", "false"):
+            try:
+                raw[name] = json.loads(value)
+                continue
+            except ValueError:
+                pass
+        raw[name] = value
+    return raw
+
+
+def load_stack_settings() -> Settings:
+    return load_settings(raw_from_pulumi_config())

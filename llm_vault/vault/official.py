@@ -1,0 +1,171 @@
+"""The seam's second implementation: the official ``pulumi_vault`` provider.
+
+For connected machines where ``pulumi plugin install resource vault 7.14.0`` works. Each
+record maps to the resource pulumi-vault has for it; where pulumi-vault has no dedicated
+resource (kv metadata without a value, the JWT backend's config apart from its mount),
+``generic.Endpoint`` writes the same API path our builtin provider writes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+
+from llm_vault.vault import args as a
+
+
+def _ttl(seconds: int) -> str | None:
+    return f"{seconds}s" if seconds else None
+
+
+class OfficialBackend:
+    name = "pulumi_vault"
+
+    def declare(
+        self, resource_name: str, args: a.ObjectArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> pulumi.CustomResource:
+        import pulumi_vault as vault  # optional dependency: only stacks choosing this backend need it
+
+        ns = args.namespace
+        if isinstance(args, a.NamespaceArgs):
+            return vault.Namespace(resource_name, path=args.path, namespace=ns, opts=opts)
+        if isinstance(args, a.MountArgs):
+            return vault.Mount(
+                resource_name,
+                path=args.path,
+                type=args.type,
+                description=args.description,
+                options=dict(args.options),
+                default_lease_ttl_seconds=args.default_lease_ttl_seconds or None,
+                max_lease_ttl_seconds=args.max_lease_ttl_seconds or None,
+                namespace=ns,
+                opts=opts,
+            )
+        if isinstance(args, a.KvV2ConfigArgs):
+            return vault.kv.SecretBackendV2(
+                resource_name,
+                mount=args.mount,
+                max_versions=args.max_versions,
+                cas_required=args.cas_required,
+                delete_version_after=args.delete_version_after,
+                namespace=ns,
+                opts=opts,
+            )
+        if isinstance(args, a.KvMetadataArgs):
+            return vault.generic.Endpoint(
+                resource_name,
+                path=f"{args.mount}/metadata/{args.name}",
+                data_json=json.dumps(
+                    {
+                        "custom_metadata": dict(args.custom_metadata),
+                        "max_versions": args.max_versions,
+                        "cas_required": args.cas_required,
+                        "delete_version_after": f"{args.delete_version_after}s",
+                    },
+                    sort_keys=True,
+                ),
+                ignore_absent_fields=True,
+                namespace=ns,
+                opts=opts,
+            )
+        if isinstance(args, a.AuthBackendArgs):
+            return vault.AuthBackend(
+                resource_name,
+                type=args.type,
+                path=args.path,
+                description=args.description,
+                tune=vault.AuthBackendTuneArgs(
+                    default_lease_ttl=_ttl(args.default_lease_ttl_seconds),
+                    max_lease_ttl=_ttl(args.max_lease_ttl_seconds),
+                ),
+                namespace=ns,
+                opts=opts,
+            )
+        if isinstance(args, a.JwtAuthConfigArgs):
+            config: dict[str, Any] = {
+                "oidc_discovery_url": args.oidc_discovery_url,
+                "bound_issuer": args.bound_issuer,
+            }
+            if args.default_role:
+                config["default_role"] = args.default_role
+            return vault.generic.Endpoint(
+                resource_name,
+                path=f"auth/{args.path}/config",
+                data_json=json.dumps(config, sort_keys=True),
+                ignore_absent_fields=True,
+                # Deleting the auth mount removes its config; there is no DELETE on .../config.
+                disable_delete=True,
+                namespace=ns,
+                opts=opts,
+            )
+        if isinstance(args, a.JwtAuthRoleArgs):
+            return vault.jwt.AuthBackendRole(
+                resource_name,
+                backend=args.backend,
+                role_name=args.role_name,
+                role_type=args.role_type,
+                bound_audiences=list(args.bound_audiences),
+                bound_subject=args.bound_subject or None,
+                bound_claims=dict(args.bound_claims) or None,
+                bound_claims_type=args.bound_claims_type,
+                user_claim=args.user_claim,
+                claim_mappings=dict(args.claim_mappings) or None,
+                token_policies=list(args.token_policies),
+                token_ttl=args.token_ttl,
+                token_max_ttl=args.token_max_ttl,
+                token_explicit_max_ttl=args.token_explicit_max_ttl,
+                token_type=args.token_type,
+                token_bound_cidrs=list(args.token_bound_cidrs) or None,
+                namespace=ns,
+                opts=opts,
+            )
+        if isinstance(args, a.PolicyArgs):
+            return vault.Policy(resource_name, name=args.name, policy=args.policy, namespace=ns, opts=opts)
+        if isinstance(args, a.AuditArgs):
+            return vault.Audit(
+                resource_name,
+                type=args.type,
+                path=args.path,
+                options=dict(args.options),
+                local=args.local,
+                description=args.description,
+                namespace=ns,
+                opts=opts,
+            )
+        if isinstance(args, a.TokenRoleArgs):
+            return vault.tokenauth.AuthBackendRole(
+                resource_name,
+                role_name=args.role_name,
+                allowed_policies=list(args.allowed_policies),
+                disallowed_policies=list(args.disallowed_policies) or None,
+                orphan=args.orphan,
+                renewable=args.renewable,
+                token_period=args.token_period,
+                token_ttl=args.token_ttl,
+                token_max_ttl=args.token_max_ttl,
+                token_explicit_max_ttl=args.token_explicit_max_ttl,
+                token_type=args.token_type,
+                namespace=ns,
+                opts=opts,
+            )
+        if isinstance(args, a.AppRoleRoleArgs):
+            return vault.approle.AuthBackendRole(
+                resource_name,
+                backend=args.backend,
+                role_name=args.role_name,
+                token_policies=list(args.token_policies),
+                bind_secret_id=args.bind_secret_id,
+                secret_id_ttl=args.secret_id_ttl,
+                secret_id_num_uses=args.secret_id_num_uses,
+                secret_id_bound_cidrs=list(args.secret_id_bound_cidrs) or None,
+                token_ttl=args.token_ttl,
+                token_max_ttl=args.token_max_ttl,
+                token_explicit_max_ttl=args.token_explicit_max_ttl,
+                token_bound_cidrs=list(args.token_bound_cidrs) or None,
+                token_type=args.token_type,
+                namespace=ns,
+                opts=opts,
+            )
+        raise TypeError(f"no pulumi_vault mapping for {type(args).__name__}")

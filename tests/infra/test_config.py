@@ -1,0 +1,207 @@
+"""Typed stack config: every bad value is stopped at load, naming its key, before any resource."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.config import ConfigError, load_settings, parse_duration, raw_from_pulumi_config
+from llm_vault.stackfiles import stack_config
+
+from .conftest import run_program
+
+
+def dev_raw() -> dict[str, Any]:
+    """The dev stack's llm-vault keys without the prefix, as load_settings takes them."""
+    return {k.split(":", 1)[1]: v for k, v in copy.deepcopy(stack_config("dev")).items() if k.startswith("llm-vault:")}
+
+
+def binding(raw: dict[str, Any], i: int = 0) -> dict[str, Any]:
+    return raw["github"]["bindings"][i]
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(raw: dict[str, Any]) -> None:
+        node: Any = raw
+        parts = path.split(".")
+        for p in parts[:-1]:
+            node = node[int(p)] if p.isdigit() else node[p]
+        node[parts[-1]] = value
+
+    return edit
+
+
+def _drop(path: str) -> Callable[[dict[str, Any]], None]:
+    def edit(raw: dict[str, Any]) -> None:
+        node: Any = raw
+        parts = path.split(".")
+        for p in parts[:-1]:
+            node = node[int(p)] if p.isdigit() else node[p]
+        del node[parts[-1]]
+
+    return edit
+
+
+def _dup_role(raw: dict[str, Any]) -> None:
+    binding(raw, 1)["role"] = binding(raw, 0)["role"]
+
+
+def _dup_secret(raw: dict[str, Any]) -> None:
+    raw["kv"]["secrets"].append(dict(raw["kv"]["secrets"][0]))
+
+
+def _two_selectors(raw: dict[str, Any]) -> None:
+    binding(raw)["environment"] = "prod"
+
+
+def _immutable_without_ids(raw: dict[str, Any]) -> None:
+    b = binding(raw)
+    b["immutableSubject"] = True
+    del b["repositoryId"]
+    b["identityPinOptOut"] = "The repository is pinned by its immutable subject instead."
+
+
+REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
+    ("missing audience", _drop("github.bindings.0.audience"), "github.bindings[0].audience", "explicit audience"),
+    ("wildcard branch", _set("github.bindings.0.ref", "refs/heads/*"), "github.bindings[0].ref", "pattern"),
+    ("org-wide repository", _set("github.bindings.0.repository", "acme-ai/*"), "github.bindings[0].repository",
+     "exactly one repository"),
+    ("owner only", _set("github.bindings.0.repository", "acme-ai"), "github.bindings[0].repository",
+     "exactly one repository"),
+    ("hand-written subject", _set("github.bindings.0.subject", "repo:acme-ai/*"), "github.bindings[0].subject",
+     "built from"),
+    ("CI TTL over 1 h", _set("github.bindings.0.ttl", "2h"), "github.bindings[0].ttl", "between 1s and 1h"),
+    ("zero TTL", _set("github.bindings.0.ttl", "0s"), "github.bindings[0].ttl", "between 1s and 1h"),
+    ("bad duration", _set("github.bindings.0.ttl", "15 minutes"), "github.bindings[0].ttl", "duration"),
+    ("unknown policy", _set("github.bindings.0.policies", ["openai-llm-admin"]), "github.bindings[0].policies[0]",
+     "unknown policy"),
+    ("no policies", _set("github.bindings.0.policies", []), "github.bindings[0].policies", "at least one"),
+    ("reserved namespace", _set("namespace", "sys"), "namespace", "reserved"),
+    ("malformed namespace", _set("namespace", "dev prod"), "namespace", "malformed"),
+    ("missing namespace", _drop("namespace"), "namespace", "required"),
+    ("duplicate role names", _dup_role, "github.bindings[1].role", "duplicate role"),
+    ("bad kv duration", _set("kv.deleteVersionAfter", "soon"), "kv.deleteVersionAfter", "duration"),
+    ("typo at top level", _set("namspace", "dev"), "namspace", "did you mean 'namespace'"),
+    ("typo in kv", _set("kv.maxVersion", 3), "kv.maxVersion", "did you mean 'maxVersions'"),
+    ("typo in a binding", _set("github.bindings.0.audiences", ["x"]), "github.bindings[0].audiences", "unknown key"),
+    ("wrong type: maxVersions", _set("kv.maxVersions", "ten"), "kv.maxVersions", "whole number"),
+    ("wrong type: protect", _set("protect", "yes"), "protect", "true or false"),
+    ("wrong type: bindings", _set("github.bindings", {"role": "x"}), "github.bindings", "non-empty list"),
+    ("wrong type: kv", _set("kv", ["openai-llm"]), "kv", "mapping"),
+    ("no repository id", _drop("github.bindings.0.repositoryId"), "github.bindings[0].repositoryId",
+     "re-created repository"),
+    ("no owner id", _drop("github.bindings.0.ownerId"), "github.bindings[0].ownerId", "re-created"),
+    ("non-numeric repository id", _set("github.bindings.0.repositoryId", "acme"), "github.bindings[0].repositoryId",
+     "numeric id"),
+    ("immutable subject without ids", _immutable_without_ids, "github.bindings[0]", "immutableSubject needs"),
+    ("two subject contexts", _two_selectors, "github.bindings[0]", "exactly one of"),
+    ("short ref", _set("github.bindings.0.ref", "main"), "github.bindings[0].ref", "full ref"),
+    ("opt-out without a reason", _set("github.bindings.0.identityPinOptOut", "yes"),
+     "github.bindings[0].identityPinOptOut", "written reason"),
+    ("unknown runner environment", _set("github.bindings.0.runnerEnvironment", "laptop"),
+     "github.bindings[0].runnerEnvironment", "github-hosted"),
+    ("secret-id TTL outside the rotation window", _set("modelRunner.secretIdTtl", "72h"), "modelRunner.secretIdTtl",
+     "24h-48h"),
+    ("unknown audit mode", _set("audit.mode", "syslog-ish"), "audit.mode", "must be one of"),
+    ("relative audit file", _set("audit.filePath", "audit.log"), "audit.filePath", "absolute path"),
+    ("unknown backend", _set("providerBackend", "terraform"), "providerBackend", "must be one of"),
+    ("secret value in stack config", _set("kv.secrets.0.value", "not-a-real-key"), "kv.secrets[0]",
+     "never go in stack config"),
+    ("duplicate secret path", _dup_secret, "kv.secrets[1].name", "duplicate secret path"),
+    ("unknown token-role policy", _set("shortLivedTokens.allowedPolicies", ["root"]),
+     "shortLivedTokens.allowedPolicies[0]", "unknown policy"),
+    ("missing environment", _drop("environment"), "environment", "required"),
+    ("non-URL discovery", _set("github.oidcDiscoveryUrl", "token.actions.githubusercontent.com"),
+     "github.oidcDiscoveryUrl", "http(s) URL"),
+    ("reserved mount path", _set("kv.path", "sys"), "kv.path", "not a usable mount path"),
+]
+
+
+@pytest.mark.parametrize(("case", "edit", "key", "reason"), REJECTED, ids=[c[0] for c in REJECTED])
+def test_bad_config_is_rejected_naming_its_key(case: str, edit: Callable, key: str, reason: str) -> None:
+    raw = dev_raw()
+    edit(raw)
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert err.value.key == f"llm-vault:{key}", str(err.value)
+    assert reason in err.value.reason, str(err.value)
+    assert str(err.value).startswith(f"llm-vault:{key}: ")
+
+
+@pytest.mark.parametrize(("case", "edit", "key", "reason"), REJECTED[:8], ids=[c[0] for c in REJECTED[:8]])
+def test_bad_config_declares_no_resource(
+    case: str, edit: Callable, key: str, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = dev_raw()
+    edit(raw)
+    values = {f"llm-vault:{k}": v for k, v in raw.items()}
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        run = run_program(values, monkeypatch=monkeypatch)
+        pytest.fail(f"program ran with bad config and declared {len(run.mocked)} resources")
+
+
+def test_policy_that_is_not_hcl_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "openai-llm-ci.hcl").write_text('path "x/*" {\n  capabilities = ["read"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(dev_raw(), policy_dir=tmp_path)
+    assert err.value.key == "llm-vault:policies[openai-llm-ci.hcl]"
+    assert "not valid HCL" in err.value.reason
+
+
+def test_policy_with_unknown_capability_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "openai-llm-ci.hcl").write_text('path "x/*" {\n  capabilities = ["read", "write"]\n}\n')
+    with pytest.raises(ConfigError, match=r"unknown capabilities \['write'\]"):
+        load_settings(dev_raw(), policy_dir=tmp_path)
+
+
+def test_missing_policy_folder_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(dev_raw(), policy_dir=tmp_path / "nowhere")
+    assert err.value.key == "llm-vault:policies"
+
+
+def test_policy_named_by_a_binding_but_missing_as_a_file(tmp_path: Path) -> None:
+    (tmp_path / "openai-llm-readonly.hcl").write_text('path "${kv_mount}/data/*" {\n  capabilities = ["read"]\n}\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(dev_raw(), policy_dir=tmp_path)
+    assert err.value.key == "llm-vault:github.bindings[0].policies[0]"
+    assert "'openai-llm-ci'" in err.value.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("15m", 900), ("1h30m", 5400), ("36h", 129600), ("90d", 7776000), ("0s", 0), (60, 60)]
+)
+def test_durations(text: Any, seconds: int) -> None:
+    assert parse_duration(text, "k") == seconds
+
+
+def test_structured_values_arrive_as_json_from_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi.runtime.config as runtime_config
+
+    monkeypatch.setattr(
+        runtime_config,
+        "get_config_env",
+        lambda: {"llm-vault:kv": '{"path": "x"}', "llm-vault:protect": "true", "llm-vault:namespace": "dev",
+                 "vault:address": "http://127.0.0.1:1"},
+    )
+    assert raw_from_pulumi_config() == {"kv": {"path": "x"}, "protect": True, "namespace": "dev"}
+
+
+def test_empty_namespace_means_no_namespace() -> None:
+    raw = dev_raw()
+    raw["namespace"] = ""
+    assert load_settings(raw).namespace is None
+
+
+def test_checked_in_stacks_load() -> None:
+    for stack in ("dev", "staging", "prod"):
+        raw = {k.split(":", 1)[1]: v for k, v in stack_config(stack).items() if k.startswith("llm-vault:")}
+        assert load_settings(raw).environment == stack
+
+
+def test_at_least_25_rejected_cases() -> None:
+    assert len(REJECTED) >= 25
