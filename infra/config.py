@@ -652,10 +652,13 @@ def raw_from_pulumi_config() -> dict[str, Any]:
     """The ``llm-vault:*`` keys of the running stack, values decoded from JSON where structured."""
     import json
 
-    from pulumi.runtime.config import get_config_env
+    from pulumi.runtime.config import CONFIG, get_config_env
 
+    # An inline (Automation API) or mocked program gets its config set in-process; a program
+    # started by the CLI's language host gets it through the PULUMI_CONFIG environment.
+    everything = {**get_config_env(), **CONFIG.get()}
     raw: dict[str, Any] = {}
-    for full_key, value in get_config_env().items():
+    for full_key, value in everything.items():
         ns, _, name = full_key.partition(":")
         if ns != PROJECT:
             continue

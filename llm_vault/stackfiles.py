@@ -31,8 +31,8 @@ def stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
     path = stack_file(stack, root)
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}: stacks are {', '.join(STACKS)}")
-    stack = yaml.safe_load(path.read_text()) or {}
-    values.update(stack.get("config") or {})
+    document = yaml.safe_load(path.read_text()) or {}
+    values.update(document.get("config") or {})
     return values
 
 

@@ -24,5 +24,6 @@ class PolicySet(VaultComponent):
         super().__init__("llmvault:vault:PolicySet", name, backend, opts)
         self.names = [p.name for p in policies]
         for policy in policies:
-            self._declare(f"policy-{policy.name}", PolicyArgs(name=policy.name, policy=policy.text, namespace=namespace))
+            args = PolicyArgs(name=policy.name, policy=policy.text, namespace=namespace)
+            self._declare(f"policy-{policy.name}", args)
         self.register_outputs({"names": self.names})

@@ -11,8 +11,7 @@ import pytest
 
 from infra.config import ConfigError, load_settings, parse_duration, raw_from_pulumi_config
 from llm_vault.stackfiles import stack_config
-
-from .conftest import run_program
+from tests.infra.mock_program import run_program
 
 
 def dev_raw() -> dict[str, Any]:
@@ -182,6 +181,7 @@ def test_durations(text: Any, seconds: int) -> None:
 def test_structured_values_arrive_as_json_from_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     import pulumi.runtime.config as runtime_config
 
+    runtime_config.set_all_config({})  # nothing set in-process: the CLI's language host path
     monkeypatch.setattr(
         runtime_config,
         "get_config_env",

@@ -1,0 +1,46 @@
+# The README's commands. Every target that runs code bootstraps first (idempotent, fast when warm).
+STACK ?= dev
+PY := .venv/bin/python
+CLI := $(PY) -m llm_vault.cli
+
+.PHONY: bootstrap run down status test test-unit lint preview up drift destroy matrix bench
+
+bootstrap:  ## install everything (pinned), start Docker, build the OpenBao image
+	@bash scripts/bootstrap.sh
+
+run: bootstrap  ## the main job: a local OpenBao provisioned with the dev stack, and what it holds
+	@$(CLI) local up --stacks $(or $(STACKS),dev)
+
+status:
+	@$(CLI) local status
+
+down:  ## stop the local OpenBao and issuer started by `make run`
+	@$(CLI) local down
+
+test: bootstrap  ## the whole suite: unit, integration (real OpenBao), engine, workflow lint
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: bootstrap  ## the fast loop: no server, no engine
+	@$(PY) -m pytest -m "not integration and not smoke" $(PYTEST_ARGS)
+
+lint: bootstrap
+	@.venv/bin/ruff check .
+	@.venv/bin/mypy infra llm_vault vault_secrets
+
+preview: bootstrap  ## refresh, then preview STACK against VAULT_ADDR/VAULT_TOKEN
+	@$(CLI) preview --stack $(STACK)
+
+up: bootstrap  ## refresh, then apply STACK against VAULT_ADDR/VAULT_TOKEN
+	@$(CLI) up --stack $(STACK)
+
+drift: bootstrap
+	@$(CLI) drift --stack $(STACK)
+
+destroy: bootstrap
+	@$(CLI) destroy --stack $(STACK) $(if $(YES),--yes,)
+
+matrix: bootstrap  ## render policies/expectations.yaml as an access matrix (markdown + HTML) in reports/
+	@$(PY) -m llm_vault.access_matrix --out reports/
+
+bench: bootstrap  ## provider-layer benchmark (prints figures; asserts nothing)
+	@$(PY) benchmarks/bench_bindings.py

@@ -1,0 +1,183 @@
+"""``llm-vault``: the project's entry point.
+
+    llm-vault preview --stack dev [--report preview-dev.md]   refresh, then show the diff
+    llm-vault up --stack dev                                    refresh, then apply
+    llm-vault drift --stack dev [--report drift-dev.md]        exit 2 when the server differs
+    llm-vault destroy --stack dev --yes
+    llm-vault local up [--stacks dev,staging,prod]             the main job: a local OpenBao, applied
+    llm-vault local status | local down
+
+Against a real server the Vault address and token come from VAULT_ADDR/VAULT_TOKEN (or
+BAO_ADDR/BAO_TOKEN); they are never written to a stack file or printed. Every command
+validates the stack's config first: a bad value stops it before any call to the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from infra.config import ConfigError, Settings, load_settings
+from llm_vault import automation
+from llm_vault.stackfiles import STACKS
+
+EXIT_CONFIG = 1
+EXIT_DRIFT = 2
+
+
+def vault_env() -> dict[str, str]:
+    """Address, token and namespace for the provider, from VAULT_* or else BAO_*."""
+    env: dict[str, str] = {}
+    for name in ("ADDR", "TOKEN", "NAMESPACE"):
+        value = os.environ.get(f"VAULT_{name}") or os.environ.get(f"BAO_{name}")
+        if value:
+            env[f"VAULT_{name}"] = value
+    return env
+
+
+def settings_for(target: automation.StackTarget) -> Settings:
+    values = target.config_values()
+    raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("llm-vault:")}
+    return load_settings(raw)
+
+
+def preflight(target: automation.StackTarget) -> Settings:
+    """Everything that must hold before the engine or the server is touched."""
+    settings = settings_for(target)
+    missing = [k for k in ("VAULT_ADDR", "VAULT_TOKEN") if k not in target.env]
+    if missing:
+        raise SystemExit(f"error: set {' and '.join(missing)} (or BAO_ADDR/BAO_TOKEN) to reach the server")
+    if settings.audit.mode == "declared":
+        _require_an_audit_device(target.env)
+    return settings
+
+
+def _require_an_audit_device(env: dict[str, str]) -> None:
+    import hvac
+
+    client = hvac.Client(url=env["VAULT_ADDR"], token=env["VAULT_TOKEN"])  # root namespace: audit lives there
+    devices = client.sys.list_enabled_audit_devices().get("data", {})
+    if not devices:
+        raise SystemExit(
+            "error: llm-vault:audit.mode is 'declared' but the server has no audit device enabled; "
+            "declare one in the server's config file (audit \"file\" ...) before applying"
+        )
+
+
+def _target(stack: str, args: argparse.Namespace, **extra: Any) -> automation.StackTarget:
+    state_dir = Path(args.state_dir) if getattr(args, "state_dir", None) else automation.default_state_dir()
+    return automation.StackTarget(stack=stack, state_dir=state_dir, env=vault_env(), **extra)
+
+
+def _print(line: str) -> None:
+    sys.stdout.write(line if line.endswith("\n") else line + "\n")
+    sys.stdout.flush()
+
+
+def cmd_preview(args: argparse.Namespace, *, drift: bool = False) -> int:
+    target = _target(args.stack, args)
+    preflight(target)
+    stack = automation.open_stack(target)
+    from llm_vault.preview_report import collect_preview, render_markdown
+
+    preview = collect_preview(stack, stack_name=args.stack, on_output=None if args.quiet else _print)
+    report = render_markdown(preview)
+    if args.report:
+        Path(args.report).write_text(report)
+        _print(f"report written to {args.report}")
+    else:
+        _print(report)
+    if drift and preview.has_changes:
+        return EXIT_DRIFT
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    for name in _stacks(args):
+        target = _target(name, args)
+        preflight(target)
+        stack = automation.open_stack(target)
+        result = automation.refresh_then_up(stack, on_output=_print)
+        _print(f"{name}: {result.summary.result}, changes {result.summary.resource_changes}")
+    return 0
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise SystemExit("error: destroy deletes the stack's objects from the server; pass --yes to confirm")
+    target = _target(args.stack, args)
+    preflight(target)
+    stack = automation.open_stack(target)
+    stack.refresh(on_output=_print)
+    stack.destroy(on_output=_print)
+    return 0
+
+
+def _stacks(args: argparse.Namespace) -> list[str]:
+    if getattr(args, "all", False):
+        return list(STACKS)
+    return [args.stack]
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from llm_vault import local_job
+
+    if args.action == "up":
+        stacks = [s.strip() for s in args.stacks.split(",") if s.strip()]
+        return local_job.up(stacks, prefer=args.runtime)
+    if args.action == "status":
+        return local_job.status()
+    return local_job.down()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-vault", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def stack_cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--stack", choices=STACKS, default=os.environ.get("STACK", "dev"))
+        p.add_argument("--state-dir", help="local state folder (default .state/; PULUMI_BACKEND_URL wins)")
+        return p
+
+    for name, help_ in (("preview", "refresh, then preview the changes"), ("drift", "exit 2 when the server differs")):
+        p = stack_cmd(name, help_)
+        p.add_argument("--report", help="write the markdown report here instead of printing it")
+        p.add_argument("--quiet", action="store_true", help="do not stream the engine's output")
+    up = stack_cmd("up", "refresh, then apply")
+    up.add_argument("--all", action="store_true", help="every stack, dev then staging then prod")
+    destroy = stack_cmd("destroy", "delete the stack's objects (protected ones refuse)")
+    destroy.add_argument("--yes", action="store_true")
+
+    local = sub.add_parser("local", help="the main job: a local OpenBao provisioned with the program")
+    local.add_argument("action", choices=("up", "status", "down"))
+    local.add_argument("--stacks", default="dev", help="comma-separated stacks to apply (default dev)")
+    local.add_argument("--runtime", choices=("auto", "container", "process"), default="auto")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "preview":
+            return cmd_preview(args)
+        if args.command == "drift":
+            return cmd_preview(args, drift=True)
+        if args.command == "up":
+            return cmd_up(args)
+        if args.command == "destroy":
+            return cmd_destroy(args)
+        return cmd_local(args)
+    except ConfigError as err:
+        print(f"config error: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,227 @@
+"""The main job: a local OpenBao, provisioned by the program, and a table of what it holds.
+
+``llm-vault local up`` starts (or reuses) a detached OpenBao on 127.0.0.1 and a local
+GitHub-shaped OIDC issuer, applies the chosen stacks through the real engine, then reads
+the server back and prints what it holds. The JWT backends trust the local issuer: the
+server must never be asked to fetch GitHub's discovery document from here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import hvac
+
+from llm_vault import automation, toolchain
+from llm_vault.local import server as local_server
+
+WORKDIR = Path(os.environ.get("LLM_VAULT_LOCAL_DIR", toolchain.REPO_ROOT / ".state" / "local"))
+ISSUER_FILE = "issuer.json"
+
+
+def _say(line: str) -> None:
+    print(f"[llm-vault] {line}", flush=True)
+
+
+def _issuer_alive(state: dict[str, Any]) -> bool:
+    try:
+        cmdline = Path(f"/proc/{state['pid']}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"llm_vault.local.oidc_issuer" in cmdline
+
+
+def start_issuer(workdir: Path) -> dict[str, Any]:
+    """A long-lived local OIDC issuer (background process), reused while it runs."""
+    path = workdir / ISSUER_FILE
+    if path.exists():
+        state = json.loads(path.read_text())
+        if _issuer_alive(state):
+            return state
+    port = local_server.free_port_pair()
+    log = open(workdir / "issuer.log", "ab")  # noqa: SIM115 (handed to the child)
+    key_file = workdir / "issuer-key.pem"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llm_vault.local.oidc_issuer", "serve",
+         "--port", str(port), "--key-file", str(key_file)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # outlives this command, like the server
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    import requests
+
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/.well-known/openid-configuration", timeout=1).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise SystemExit(f"error: the local OIDC issuer did not start; see {workdir / 'issuer.log'}")
+    state = {"pid": proc.pid, "url": url, "key_file": str(key_file)}
+    path.write_text(json.dumps(state))
+    return state
+
+
+def overrides_for(stack: str, *, server_address: str, issuer_url: str, workdir: Path) -> dict[str, Any]:
+    """Per-run config for a local server: local issuer, audit file under the work folder."""
+    return {
+        "vault:address": server_address,
+        "llm-vault:github": {"oidcDiscoveryUrl": issuer_url, "boundIssuer": issuer_url},
+        "llm-vault:audit": {"filePath": str(workdir / "audit" / f"{stack}.log")},
+    }
+
+
+def up(stacks: list[str], *, prefer: str = "auto") -> int:
+    workdir = WORKDIR.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "audit").mkdir(exist_ok=True)
+
+    server = local_server.detached_state(workdir)
+    if server is not None and _healthy(server.address):
+        _say(f"reusing the local OpenBao at {server.address} ({server.runtime})")
+    else:
+        if server is not None:
+            local_server.stop_detached(workdir)
+        _say("starting a local OpenBao (dev mode, in memory) ...")
+        started = time.monotonic()
+        server = local_server.start_detached("dev", workdir=workdir, prefer=prefer)
+        _say(f"OpenBao {toolchain.OPENBAO_VERSION} at {server.address} ({server.runtime}) "
+             f"in {time.monotonic() - started:.1f}s")
+    issuer = start_issuer(workdir)
+    _say(f"local GitHub-shaped OIDC issuer at {issuer['url']}")
+
+    token = server.token_file.read_text().strip()
+    env = {"VAULT_ADDR": server.address, "VAULT_TOKEN": token}
+    for stack in stacks:
+        target = automation.StackTarget(
+            stack=stack,
+            state_dir=workdir / "pulumi",
+            overrides=overrides_for(stack, server_address=server.address, issuer_url=issuer["url"], workdir=workdir),
+            env=env,
+        )
+        from llm_vault.cli import settings_for
+
+        settings_for(target)  # config errors stop us before the engine starts
+        _say(f"applying stack {stack} (refresh, then up) ...")
+        started = time.monotonic()
+        result = automation.refresh_then_up(automation.open_stack(target), on_output=_engine_line)
+        _say(f"{stack}: {result.summary.result} in {time.monotonic() - started:.1f}s, "
+             f"changes {dict(result.summary.resource_changes or {})}")
+    print()
+    print(describe(hvac.Client(url=server.address, token=token), stacks))
+    print(_next_steps(server, issuer, workdir))
+    return 0
+
+
+def _engine_line(line: str) -> None:
+    line = line.rstrip()
+    if line.strip():
+        print(f"    {line}", flush=True)
+
+
+def _healthy(address: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(f"{address}/v1/sys/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def describe(client: hvac.Client, namespaces: list[str]) -> str:
+    """What the server holds, read back from it (not from our config)."""
+    rows: list[tuple[str, str, str, str]] = []
+    for path, device in sorted(client.sys.list_enabled_audit_devices().get("data", {}).items()):
+        target = device["options"].get("file_path", "")
+        rows.append(("(root)", "audit", path.rstrip("/"), f"{device['type']} -> {target}"))
+    listed = client.sys.list_namespaces().get("data", {}).get("keys", []) if namespaces else []
+    for ns in namespaces:
+        if f"{ns}/" not in listed:
+            rows.append((ns, "namespace", ns, "MISSING"))
+            continue
+        c = hvac.Client(url=client.url, token=client.token, namespace=ns)
+        rows.append((ns, "namespace", ns, ""))
+        for path, mount in sorted(c.sys.list_mounted_secrets_engines().get("data", {}).items()):
+            if mount["type"] == "kv":
+                cfg = c.secrets.kv.v2.read_configuration(mount_point=path.rstrip("/"))["data"]
+                rows.append((ns, "kv-v2 mount", path.rstrip("/"),
+                             f"max_versions={cfg['max_versions']} cas_required={cfg['cas_required']}"))
+        for path, auth in sorted(c.sys.list_auth_methods().get("data", {}).items()):
+            if auth["type"] == "jwt":
+                for role in c.list(f"auth/{path}role").get("data", {}).get("keys", []):
+                    r = c.read(f"auth/{path}role/{role}")["data"]
+                    rows.append((ns, "jwt role", f"{path}{role}",
+                                 f"sub={r['bound_subject']} policies={','.join(r['token_policies'])} "
+                                 f"ttl={r['token_ttl']}s"))
+            if auth["type"] == "approle":
+                for role in c.list(f"auth/{path}role").get("data", {}).get("keys", []):
+                    r = c.read(f"auth/{path}role/{role}")["data"]
+                    rows.append((ns, "approle role", f"{path}{role}",
+                                 f"policies={','.join(r['token_policies'])} secret_id_ttl={r['secret_id_ttl']}s"))
+        for role in c.list("auth/token/roles").get("data", {}).get("keys", []):
+            r = c.read(f"auth/token/roles/{role}")["data"]
+            rows.append((ns, "token role", role, f"allowed={','.join(r['allowed_policies'])}"))
+        policies = [p for p in c.sys.list_acl_policies()["data"]["keys"] if p not in ("default", "root")]
+        rows.append((ns, "policies", str(len(policies)), ", ".join(sorted(policies))))
+    head = ("namespace", "kind", "path", "details")
+    widths = [max(len(r[i]) for r in [*rows, head]) for i in range(3)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head[:3], widths, strict=True)) + "  details"]
+    lines.append("-" * (sum(widths) + 6 + 40))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r[:3], widths, strict=True)) + "  " + r[3] for r in rows]
+    return "\n".join(lines)
+
+
+def _next_steps(server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path) -> str:
+    py = Path(sys.executable)
+    return f"""
+How to use it:
+  export VAULT_ADDR={server.address} VAULT_NAMESPACE=dev
+  export VAULT_TOKEN="$(cat {server.token_file})"     # root token of this throwaway server (file is 0600)
+  bao kv put -mount=openai-llm api-keys huggingface_token=... openai_key=... anthropic_key=...
+  # log in as CI on main, with a token from the local issuer:
+  JWT=$({py} -m llm_vault.local.oidc_issuer mint --issuer {issuer['url']} --key-file {issuer['key_file']} \\
+        --repository acme-ai/llm-platform --ref refs/heads/main --audience https://github.com/acme-ai)
+  bao write -namespace=dev auth/jwt/login role=github-actions jwt="$JWT"
+  # the example model runner (token login; AppRole with VAULT_ROLE_ID/VAULT_SECRET_ID):
+  {py} examples/model_runner.py
+Stop it: make down   (or: {py} -m llm_vault.cli local down)
+Audit log: {workdir / 'audit'}/"""
+
+
+def status() -> int:
+    server = local_server.detached_state(WORKDIR.resolve())
+    if server is None or not _healthy(server.address):
+        print("no local OpenBao is running (start one with: make run)")
+        return 1
+    token = server.token_file.read_text().strip()
+    listed = hvac.Client(url=server.address, token=token).sys.list_namespaces().get("data", {}).get("keys", [])
+    print(describe(hvac.Client(url=server.address, token=token), [k.rstrip("/") for k in listed]))
+    return 0
+
+
+def down() -> int:
+    workdir = WORKDIR.resolve()
+    path = workdir / ISSUER_FILE
+    if path.exists():
+        state = json.loads(path.read_text())
+        if _issuer_alive(state):
+            os.kill(state["pid"], signal.SIGTERM)
+        path.unlink()
+    stopped = local_server.stop_detached(workdir)
+    # The server was in memory: its Pulumi state describes objects that no longer exist.
+    import shutil
+
+    shutil.rmtree(workdir / "pulumi", ignore_errors=True)
+    print("stopped the local OpenBao" if stopped else "no local OpenBao was running")
+    return 0

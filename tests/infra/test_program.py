@@ -1,0 +1,274 @@
+"""The program, run under Pulumi mocks for each checked-in stack file and both provider backends."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import fields
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.config import GITHUB_ISSUER, OidcBinding, load_policies
+from llm_vault.stackfiles import STACKS, stack_config, stack_file
+from llm_vault.vault import args as a
+from tests.infra.mock_program import MockedResource, ProgramRun
+
+BACKENDS = ("builtin", "pulumi_vault")
+
+
+def _cfg(stack: str, key: str) -> Any:
+    return stack_config(stack)[f"llm-vault:{key}"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stack_declares_its_full_object_set(program_run, stack: str, backend: str) -> None:
+    run: ProgramRun = program_run(stack, backend=backend)
+    kinds = Counter(type(d.args).__name__ for d in run.declared)
+    policy_files = load_policies(__import__("infra.config").config.POLICY_DIR, "x")
+    assert kinds == {
+        "NamespaceArgs": 1,
+        "PolicyArgs": len(policy_files),
+        "MountArgs": 1,
+        "KvV2ConfigArgs": 1,
+        "KvMetadataArgs": len(_cfg(stack, "kv")["secrets"]),
+        "AuthBackendArgs": 2,  # jwt for GitHub Actions, approle for model runners
+        "JwtAuthConfigArgs": 1,
+        "JwtAuthRoleArgs": len(_cfg(stack, "github")["bindings"]),
+        "TokenRoleArgs": 1,
+        "AppRoleRoleArgs": 1,
+        "AuditArgs": 1,
+    }
+    # The backend turned every record into exactly one resource of the same name.
+    custom = {m.name for m in run.mocked if not m.type.startswith("llmvault:")}
+    assert custom == {d.name for d in run.declared}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_both_backends_declare_the_same_objects_with_the_same_settings(program_run, stack: str) -> None:
+    builtin, official = program_run(stack, backend="builtin"), program_run(stack, backend="pulumi_vault")
+    assert [(d.name, d.args) for d in builtin.declared] == [(d.name, d.args) for d in official.declared]
+    for run, view in ((builtin, _builtin_view), (official, _official_view)):
+        by_name = {m.name: m for m in run.mocked}
+        for d in run.declared:
+            assert view(type(d.args), by_name[d.name]) == a.as_props(d.args), f"{run.declared[0]}: {d.name}"
+
+
+def test_the_first_binding_is_ci_on_main_reading_its_environment(program_run) -> None:
+    run = program_run("dev")
+    role = run.records(a.JwtAuthRoleArgs)[0]
+    assert role.role_name == "github-actions"
+    assert role.bound_subject == "repo:acme-ai/llm-platform:ref:refs/heads/main"
+    assert role.token_policies == ("openai-llm-ci",)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_github_role_has_the_secure_defaults(program_run, stack: str) -> None:
+    run = program_run(stack)
+    bindings = _cfg(stack, "github")["bindings"]
+    roles = run.records(a.JwtAuthRoleArgs)
+    assert [r.role_name for r in roles] == [b["role"] for b in bindings]
+    for role, binding in zip(roles, bindings, strict=True):
+        assert role.role_type == "jwt"
+        assert role.bound_audiences == (binding["audience"],)
+        assert role.bound_subject.startswith(f"repo:{binding['repository']}:")
+        assert not re.search(r"[*?]", role.bound_subject), "exact subjects only"
+        assert role.user_claim == "actor"
+        assert role.bound_claims_type == "string"
+        assert role.bound_claims["repository_id"] == binding["repositoryId"]
+        assert role.bound_claims["repository_owner_id"] == binding["ownerId"]
+        assert role.bound_claims["runner_environment"] == "github-hosted"
+        assert 0 < role.token_ttl <= 900
+        assert role.token_ttl == role.token_max_ttl == role.token_explicit_max_ttl
+
+
+def test_ci_tokens_live_15_minutes(program_run) -> None:
+    role = program_run("prod").records(a.JwtAuthRoleArgs)[0]
+    assert (role.token_ttl, role.token_max_ttl, role.token_explicit_max_ttl) == (900, 900, 900)
+
+
+def test_jwt_backend_trusts_github_actions_by_default(program_run) -> None:
+    config = program_run("prod").one(a.JwtAuthConfigArgs)
+    assert config.oidc_discovery_url == GITHUB_ISSUER
+    assert config.bound_issuer == GITHUB_ISSUER
+
+
+def test_discovery_url_can_point_at_a_local_issuer(program_run) -> None:
+    local = "http://127.0.0.1:8200"
+
+    def edit(values: dict[str, Any]) -> None:
+        values["llm-vault:github"]["oidcDiscoveryUrl"] = local
+
+    config = program_run("dev", edit=edit).one(a.JwtAuthConfigArgs)
+    assert (config.oidc_discovery_url, config.bound_issuer) == (local, local)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_everything_but_audit_lives_in_the_environment_namespace(program_run, stack: str) -> None:
+    run = program_run(stack)
+    assert run.one(a.NamespaceArgs) == a.NamespaceArgs(path=stack, namespace=None)
+    for d in run.declared:
+        if isinstance(d.args, a.AuditArgs | a.NamespaceArgs):
+            assert d.args.namespace is None  # audit devices live in the root namespace
+        else:
+            assert d.args.namespace == stack, d.name
+
+
+def test_without_a_namespace_nothing_is_namespaced(program_run) -> None:
+    def edit(values: dict[str, Any]) -> None:
+        values["llm-vault:namespace"] = ""
+        values["llm-vault:kv"]["path"] = "openai-llm-dev"  # environments apart by mount path
+
+    run = program_run("dev", edit=edit)
+    assert run.records(a.NamespaceArgs) == []
+    assert {d.args.namespace for d in run.declared} == {None}
+    assert run.one(a.MountArgs).path == "openai-llm-dev"
+
+
+@pytest.mark.parametrize(("stack", "protected"), [("dev", False), ("staging", True), ("prod", True)])
+def test_data_holding_objects_are_protected_in_staging_and_prod(program_run, stack: str, protected: bool) -> None:
+    run = program_run(stack)
+    protect = {type(d.args).__name__: bool(d.opts.protect) for d in run.declared}
+    assert protect["NamespaceArgs"] is protected
+    assert protect["MountArgs"] is protected
+    unprotected = {k for k, v in protect.items() if not v}
+    assert unprotected >= {"PolicyArgs", "JwtAuthRoleArgs", "AuditArgs"}  # config objects stay changeable
+
+
+def test_named_objects_are_deleted_before_they_are_replaced(program_run) -> None:
+    run = program_run("prod")
+    assert all(d.opts.delete_before_replace for d in run.declared)
+
+
+def test_kv_store_is_versioned_kv2_with_a_catalogue_of_metadata(program_run) -> None:
+    run = program_run("prod")
+    mount = run.one(a.MountArgs)
+    assert (mount.path, mount.type, mount.options) == ("openai-llm", "kv", {"version": "2"})
+    config = run.one(a.KvV2ConfigArgs)
+    assert (config.max_versions, config.cas_required) == (50, True)
+    meta = run.one(a.KvMetadataArgs)
+    assert meta.name == "api-keys"
+    assert meta.custom_metadata["owner"] == "llm-platform"
+    assert meta.custom_metadata["keys"] == "huggingface_token,openai_key,anthropic_key"
+    # Metadata only: no field of the record can carry a secret value.
+    assert {f.name for f in fields(a.KvMetadataArgs)} & {"data", "data_json", "value"} == set()
+
+
+def test_policies_come_from_files_named_by_their_stem_with_the_mount_filled_in(program_run) -> None:
+    run = program_run("dev")
+    policies = {p.name: p.policy for p in run.records(a.PolicyArgs)}
+    assert {"openai-llm-ci", "openai-llm-readonly", "openai-llm-operator", "model-runner"} <= set(policies)
+    for text in policies.values():
+        assert "${kv_mount}" not in text
+    assert "openai-llm/" in policies["openai-llm-ci"]
+
+
+def test_ci_policy_cannot_create_tokens(program_run) -> None:
+    ci = {p.name: p.policy for p in program_run("dev").records(a.PolicyArgs)}["openai-llm-ci"]
+    assert "auth/token" not in ci
+
+
+def test_short_lived_tokens_carry_only_the_readonly_policy(program_run) -> None:
+    role = program_run("dev").one(a.TokenRoleArgs)
+    assert role.role_name == "openai-llm-readonly"
+    assert role.allowed_policies == ("openai-llm-readonly",)
+    assert role.renewable and not role.orphan
+    assert role.token_explicit_max_ttl == 3600
+
+
+def test_model_runner_is_an_approle_with_a_rotating_secret_id(program_run) -> None:
+    run = program_run("prod")
+    role = run.one(a.AppRoleRoleArgs)
+    assert (role.backend, role.role_name, role.token_policies) == ("approle", "model-runner", ("model-runner",))
+    assert 24 * 3600 <= role.secret_id_ttl <= 48 * 3600
+    assert role.bind_secret_id
+
+
+def test_audit_device_is_a_file_device_with_hmac(program_run) -> None:
+    device = program_run("prod").one(a.AuditArgs)
+    assert device.type == "file"
+    assert device.options == {"file_path": "/vault/audit/prod.log", "hmac_accessor": "true"}
+
+
+def test_a_server_that_declares_its_own_audit_device_gets_none_from_us(program_run) -> None:
+    def edit(values: dict[str, Any]) -> None:
+        values["llm-vault:audit"]["mode"] = "declared"
+
+    assert program_run("dev", edit=edit).records(a.AuditArgs) == []
+
+
+def test_stack_files_differ_only_in_data(program_run) -> None:
+    shapes = {}
+    for stack in STACKS:
+        document = yaml.safe_load(stack_file(stack).read_text())
+        assert set(document) == {"config"}, "stack files hold values only"
+        run = program_run(stack)
+        shapes[stack] = [(d.name, type(d.args).__name__) for d in run.declared]
+    assert shapes["dev"] == shapes["staging"] == shapes["prod"]
+
+
+@pytest.mark.parametrize(
+    ("binding", "subject"),
+    [
+        (dict(kind="ref", value="refs/heads/main"), "repo:acme/llm:ref:refs/heads/main"),
+        (dict(kind="tag", value="v1.2.0"), "repo:acme/llm:ref:refs/tags/v1.2.0"),
+        (dict(kind="environment", value="prod"), "repo:acme/llm:environment:prod"),
+        (dict(kind="pull_request", value=None), "repo:acme/llm:pull_request"),
+        (dict(kind="ref", value="refs/heads/main", immutable_subject=True),
+         "repo:acme@98/llm@12:ref:refs/heads/main"),
+    ],
+)
+def test_subjects_are_built_in_one_place_for_every_github_shape(binding: dict[str, Any], subject: str) -> None:
+    b = OidcBinding(role="r", repository="acme/llm", repository_id="12", owner_id="98", policies=("p",),
+                    audience="https://github.com/acme", **binding)
+    assert b.subject == subject
+
+
+# --------------------------------------------------------------------------------------------------
+# what each backend made of a record, mapped back to the record's fields
+
+
+def _defaults(kind: type) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(kind):
+        if f.default is not f.default_factory:  # type: ignore[misc]
+            out[f.name] = f.default
+        else:
+            out[f.name] = f.default_factory()  # type: ignore[misc]
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+
+
+def _builtin_view(kind: type, resource: MockedResource) -> dict[str, Any]:
+    assert resource.type == "pulumi-python:dynamic:Resource"
+    return {f.name: resource.inputs.get(f.name) for f in fields(kind)}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _official_view(kind: type, resource: MockedResource) -> dict[str, Any]:
+    assert resource.type.startswith("vault:")
+    view = _defaults(kind)
+    inputs = {_snake(k): v for k, v in resource.inputs.items()}
+    if kind is a.KvMetadataArgs:
+        data = json.loads(inputs.pop("data_json"))
+        mount, name = inputs.pop("path").split("/metadata/", 1)
+        inputs.update(mount=mount, name=name, custom_metadata=data["custom_metadata"],
+                      max_versions=data["max_versions"], cas_required=data["cas_required"],
+                      delete_version_after=int(data["delete_version_after"].rstrip("s")))
+    elif kind is a.JwtAuthConfigArgs:
+        inputs.update(json.loads(inputs.pop("data_json")))
+        inputs["path"] = inputs["path"].removeprefix("auth/").removesuffix("/config")
+    elif kind is a.AuthBackendArgs:
+        tune = {_snake(k): v for k, v in inputs.pop("tune", {}).items()}
+        for ours, theirs in (("default_lease_ttl_seconds", "default_lease_ttl"),
+                             ("max_lease_ttl_seconds", "max_lease_ttl")):
+            if tune.get(theirs):
+                inputs[ours] = int(tune[theirs].rstrip("s"))
+    known = {f.name for f in fields(kind)}
+    view.update({k: v for k, v in inputs.items() if k in known})
+    return view
