@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,23 @@ class GitHubSettings:
 
 
 @dataclass(frozen=True)
+class PipelineSettings:
+    """This project's own CI (preview on pull requests, apply on merge, drift on a schedule).
+
+    It lives in the ROOT namespace: the stack manages objects there (the environment's
+    namespace itself, the audit device) that no token from inside the namespace can read.
+    Each stack gets its own mount path, and its pipeline policies are named
+    ``<file stem>-<environment>``, so the three stacks can share one server.
+    """
+
+    path: str
+    oidc_discovery_url: str
+    bound_issuer: str
+    bindings: tuple[OidcBinding, ...]
+    policies: tuple[Policy, ...]
+
+
+@dataclass(frozen=True)
 class ShortLivedTokenSettings:
     role: str
     allowed_policies: tuple[str, ...]
@@ -166,8 +183,9 @@ class AuditSettings:
 
 @dataclass(frozen=True)
 class Policy:
-    name: str  # the file stem
+    name: str  # the policy's name in Vault: the file stem (pipeline policies: stem-environment)
     text: str  # rendered HCL
+    stem: str = ""  # the file stem, where it differs from the name
 
 
 @dataclass(frozen=True)
@@ -182,6 +200,7 @@ class Settings:
     short_lived_tokens: ShortLivedTokenSettings
     model_runner: ModelRunnerSettings
     audit: AuditSettings
+    pipeline: PipelineSettings | None = None
     adopt: tuple[str, ...] = field(default=())
 
 
@@ -367,8 +386,8 @@ _BINDING_KEYS = {
 }
 
 
-def _binding(raw: Any, i: int, policy_names: set[str]) -> OidcBinding:
-    k = f"github.bindings[{i}]"
+def _binding(raw: Any, i: int, policy_names: set[str], section: str = "github") -> OidcBinding:
+    k = f"{section}.bindings[{i}]"
     raw = _obj(raw, k)
     if "subject" in raw:
         raise ConfigError(
@@ -464,19 +483,24 @@ def _url(raw: Mapping[str, Any], name: str, key: str, default: str) -> str:
     return value.rstrip("/")
 
 
-def _github(raw: Any, policy_names: set[str]) -> GitHubSettings:
-    key = "github"
-    raw = _obj(raw if raw is not None else {}, key)
-    _no_unknown(raw, {"path", "oidcDiscoveryUrl", "boundIssuer", "bindings"}, key)
+def _bindings(raw: Mapping[str, Any], key: str, policy_names: set[str]) -> tuple[OidcBinding, ...]:
     bindings_raw = raw.get("bindings", [])
     if not isinstance(bindings_raw, list) or not bindings_raw:
         raise ConfigError(f"{key}.bindings", "must be a non-empty list of bindings")
-    bindings = tuple(_binding(b, i, policy_names) for i, b in enumerate(bindings_raw))
+    bindings = tuple(_binding(b, i, policy_names, key) for i, b in enumerate(bindings_raw))
     seen: dict[str, int] = {}
     for i, b in enumerate(bindings):
         if b.role in seen:
             raise ConfigError(f"{key}.bindings[{i}].role", f"duplicate role {b.role!r} (also bindings[{seen[b.role]}])")
         seen[b.role] = i
+    return bindings
+
+
+def _github(raw: Any, policy_names: set[str]) -> GitHubSettings:
+    key = "github"
+    raw = _obj(raw if raw is not None else {}, key)
+    _no_unknown(raw, {"path", "oidcDiscoveryUrl", "boundIssuer", "bindings"}, key)
+    bindings = _bindings(raw, key, policy_names)
     discovery = _url(raw, "oidcDiscoveryUrl", key, GITHUB_ISSUER)
     return GitHubSettings(
         path=_mount_path(raw, "path", key, "jwt"),
@@ -484,6 +508,31 @@ def _github(raw: Any, policy_names: set[str]) -> GitHubSettings:
         # GitHub's tokens carry iss == discovery URL; a GitHub Enterprise issuer differs only by host.
         bound_issuer=_url(raw, "boundIssuer", key, discovery),
         bindings=bindings,
+    )
+
+
+def _pipeline(raw: Any, github: GitHubSettings, placeholders: dict[str, str], environment: str,
+              policy_dir: Path) -> PipelineSettings | None:
+    key = "pipeline"
+    if raw is None:
+        return None
+    raw = _obj(raw, key)
+    _no_unknown(raw, {"path", "bindings"}, key)
+    files = load_policies(policy_dir / "pipeline", placeholders, key="pipeline.policies")
+    stems = {p.name for p in files}
+    bindings = _bindings(raw, key, stems)
+    # Root-namespace policies are shared by every stack on the server: suffix the environment.
+    named = tuple(Policy(name=f"{p.name}-{environment}", text=p.text, stem=p.name) for p in files)
+    bindings = tuple(replace(b, policies=tuple(f"{p}-{environment}" for p in b.policies)) for b in bindings)
+    path = _mount_path(raw, "path", key, f"github-pipeline-{environment}")
+    if path == github.path:
+        raise ConfigError(f"{key}.path", f"must differ from llm-vault:github.path ({github.path!r})")
+    return PipelineSettings(
+        path=path,
+        oidc_discovery_url=github.oidc_discovery_url,
+        bound_issuer=github.bound_issuer,
+        bindings=bindings,
+        policies=named,
     )
 
 
@@ -565,25 +614,31 @@ def _adopt(raw: Any) -> tuple[str, ...]:
 # policies
 
 
-def render_policy(text: str, *, kv_mount: str) -> str:
-    """Fill the policy file's ``${kv_mount}`` placeholder; other ``${...}`` are left alone."""
-    return string.Template(text).safe_substitute(kv_mount=kv_mount)
+def render_policy(text: str, *, kv_mount: str, **placeholders: str) -> str:
+    """Fill the policy file's ``${kv_mount}`` (and other known) placeholders; others are left alone."""
+    return string.Template(text).safe_substitute(kv_mount=kv_mount, **placeholders)
 
 
-def load_policies(policy_dir: Path, kv_mount: str) -> tuple[Policy, ...]:
-    """Every ``*.hcl`` file is one ACL policy named by its stem; each must parse as HCL."""
+def load_policies(
+    policy_dir: Path, placeholders: str | dict[str, str], *, key: str = "policies"
+) -> tuple[Policy, ...]:
+    """Every ``*.hcl`` file is one ACL policy named by its stem; each must parse as HCL.
+
+    ``placeholders`` is the kv mount path, or a mapping of every placeholder to fill.
+    """
+    values = {"kv_mount": placeholders} if isinstance(placeholders, str) else dict(placeholders)
     if not policy_dir.is_dir():
-        raise ConfigError("policies", f"policy folder {policy_dir} is missing")
+        raise ConfigError(key, f"policy folder {policy_dir} is missing")
     policies: list[Policy] = []
     for path in sorted(policy_dir.glob("*.hcl")):
-        key = f"policies[{path.name}]"
+        file_key = f"{key}[{path.name}]"
         if not _NAME.match(path.stem):
-            raise ConfigError(key, f"policy file name {path.stem!r} is not a valid policy name")
-        text = render_policy(path.read_text(), kv_mount=kv_mount)
-        _check_policy_hcl(text, key)
+            raise ConfigError(file_key, f"policy file name {path.stem!r} is not a valid policy name")
+        text = string.Template(path.read_text()).safe_substitute(values)
+        _check_policy_hcl(text, file_key)
         policies.append(Policy(name=path.stem, text=text))
     if not policies:
-        raise ConfigError("policies", f"no *.hcl policy files in {policy_dir}")
+        raise ConfigError(key, f"no *.hcl policy files in {policy_dir}")
     return tuple(policies)
 
 
@@ -593,7 +648,7 @@ def _check_policy_hcl(text: str, key: str) -> None:
     except Exception as exc:  # python-hcl2 raises lark errors of several kinds
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(key, f"is not valid HCL: {first}") from None
-    unknown = set(doc) - {"path"}
+    unknown = {k for k in doc if not k.startswith("__")} - {"path"}  # "__comments__" etc. are the parser's
     if unknown:
         raise ConfigError(key, f"only 'path' blocks belong in an ACL policy, found {sorted(unknown)}")
     for block in doc.get("path", []):
@@ -617,6 +672,7 @@ TOP_LEVEL_KEYS = {
     "shortLivedTokens",
     "modelRunner",
     "audit",
+    "pipeline",
     "adopt",
 }
 
@@ -631,19 +687,35 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
     if backend not in BACKENDS:
         raise ConfigError("providerBackend", f"must be one of {BACKENDS}, got {backend!r}")
     kv = _kv(raw.get("kv"))
+    namespace = _namespace(raw.get("namespace"))
     policies = load_policies(policy_dir, kv.path)
     names = {p.name for p in policies}
+    github = _github(raw.get("github"), names)
+    model_runner = _model_runner(raw.get("modelRunner"), names)
+    audit = _audit(raw.get("audit"))
+    # Pipeline policies live in the root namespace and name the environment's paths from there.
+    prefix = f"{namespace}/" if namespace else ""
+    placeholders = {
+        "kv_mount": kv.path,
+        "ns": prefix,
+        "namespace": namespace or "",
+        "environment": environment,
+        "jwt_path": github.path,
+        "approle_path": model_runner.path,
+        "audit_path": audit.path,
+    }
     return Settings(
         environment=environment,
-        namespace=_namespace(raw.get("namespace")),
+        namespace=namespace,
         provider_backend=backend,
         protect=_bool(raw, "protect", "", False),
         kv=kv,
-        github=_github(raw.get("github"), names),
+        github=github,
         policies=policies,
         short_lived_tokens=_short_lived(raw.get("shortLivedTokens"), names),
-        model_runner=_model_runner(raw.get("modelRunner"), names),
-        audit=_audit(raw.get("audit")),
+        model_runner=model_runner,
+        audit=audit,
+        pipeline=_pipeline(raw.get("pipeline"), github, placeholders, environment, policy_dir),
         adopt=_adopt(raw.get("adopt")),
     )
 

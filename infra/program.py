@@ -9,6 +9,7 @@ from infra.components.audit import AuditDevice
 from infra.components.github_oidc import GitHubOidcTrust
 from infra.components.model_runner import ModelRunnerIdentity
 from infra.components.namespace import EnvironmentNamespace
+from infra.components.pipeline_trust import DeployPipelineTrust
 from infra.components.policies import PolicySet
 from infra.components.secrets_store import SecretsStore
 from infra.components.short_lived_tokens import ShortLivedTokens
@@ -29,6 +30,8 @@ def main(settings: Settings | None = None) -> None:
     ShortLivedTokens("tokens", settings.short_lived_tokens, backend, **inside, opts=after_policies)
     ModelRunnerIdentity("model-runner", settings.model_runner, backend, **inside, opts=after_policies)
     AuditDevice("audit", settings.audit, backend)
+    if settings.pipeline is not None:
+        DeployPipelineTrust("pipeline", settings.pipeline, backend)
 
     pulumi.export("environment", settings.environment)
     pulumi.export("namespace", settings.namespace or "")
@@ -39,3 +42,6 @@ def main(settings: Settings | None = None) -> None:
     pulumi.export("approle_path", settings.model_runner.path)
     pulumi.export("model_runner_role", settings.model_runner.role)
     pulumi.export("audit", {"mode": settings.audit.mode, "path": settings.audit.path})
+    if settings.pipeline is not None:
+        pulumi.export("pipeline_roles", {b.role: b.subject for b in settings.pipeline.bindings})
+        pulumi.export("pipeline_path", settings.pipeline.path)

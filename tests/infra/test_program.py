@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from typing import Any
 
 import pytest
 import yaml
 
-from infra.config import GITHUB_ISSUER, OidcBinding, load_policies
+from infra.config import GITHUB_ISSUER, POLICY_DIR, OidcBinding, parse_duration
 from llm_vault.stackfiles import STACKS, stack_config, stack_file
 from llm_vault.vault import args as a
 from tests.infra.mock_program import MockedResource, ProgramRun
@@ -28,16 +28,17 @@ def _cfg(stack: str, key: str) -> Any:
 def test_each_stack_declares_its_full_object_set(program_run, stack: str, backend: str) -> None:
     run: ProgramRun = program_run(stack, backend=backend)
     kinds = Counter(type(d.args).__name__ for d in run.declared)
-    policy_files = load_policies(__import__("infra.config").config.POLICY_DIR, "x")
+    policy_files = list(POLICY_DIR.glob("*.hcl")) + list((POLICY_DIR / "pipeline").glob("*.hcl"))
+    bindings = _cfg(stack, "github")["bindings"] + _cfg(stack, "pipeline")["bindings"]
     assert kinds == {
         "NamespaceArgs": 1,
         "PolicyArgs": len(policy_files),
         "MountArgs": 1,
         "KvV2ConfigArgs": 1,
         "KvMetadataArgs": len(_cfg(stack, "kv")["secrets"]),
-        "AuthBackendArgs": 2,  # jwt for GitHub Actions, approle for model runners
-        "JwtAuthConfigArgs": 1,
-        "JwtAuthRoleArgs": len(_cfg(stack, "github")["bindings"]),
+        "AuthBackendArgs": 3,  # jwt for GitHub Actions, approle for model runners, jwt for this pipeline
+        "JwtAuthConfigArgs": 2,
+        "JwtAuthRoleArgs": len(bindings),
         "TokenRoleArgs": 1,
         "AppRoleRoleArgs": 1,
         "AuditArgs": 1,
@@ -68,7 +69,7 @@ def test_the_first_binding_is_ci_on_main_reading_its_environment(program_run) ->
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_github_role_has_the_secure_defaults(program_run, stack: str) -> None:
     run = program_run(stack)
-    bindings = _cfg(stack, "github")["bindings"]
+    bindings = _cfg(stack, "github")["bindings"] + _cfg(stack, "pipeline")["bindings"]
     roles = run.records(a.JwtAuthRoleArgs)
     assert [r.role_name for r in roles] == [b["role"] for b in bindings]
     for role, binding in zip(roles, bindings, strict=True):
@@ -81,7 +82,8 @@ def test_every_github_role_has_the_secure_defaults(program_run, stack: str) -> N
         assert role.bound_claims["repository_id"] == binding["repositoryId"]
         assert role.bound_claims["repository_owner_id"] == binding["ownerId"]
         assert role.bound_claims["runner_environment"] == "github-hosted"
-        assert 0 < role.token_ttl <= 900
+        # 15 minutes unless the binding says otherwise, never over the 1 h ceiling, never renewable past it.
+        assert role.token_ttl == parse_duration(binding.get("ttl", "15m"), "ttl") <= 3600
         assert role.token_ttl == role.token_max_ttl == role.token_explicit_max_ttl
 
 
@@ -90,10 +92,10 @@ def test_ci_tokens_live_15_minutes(program_run) -> None:
     assert (role.token_ttl, role.token_max_ttl, role.token_explicit_max_ttl) == (900, 900, 900)
 
 
-def test_jwt_backend_trusts_github_actions_by_default(program_run) -> None:
-    config = program_run("prod").one(a.JwtAuthConfigArgs)
-    assert config.oidc_discovery_url == GITHUB_ISSUER
-    assert config.bound_issuer == GITHUB_ISSUER
+def test_jwt_backends_trust_github_actions_by_default(program_run) -> None:
+    for config in program_run("prod").records(a.JwtAuthConfigArgs):
+        assert config.oidc_discovery_url == GITHUB_ISSUER
+        assert config.bound_issuer == GITHUB_ISSUER
 
 
 def test_discovery_url_can_point_at_a_local_issuer(program_run) -> None:
@@ -102,19 +104,52 @@ def test_discovery_url_can_point_at_a_local_issuer(program_run) -> None:
     def edit(values: dict[str, Any]) -> None:
         values["llm-vault:github"]["oidcDiscoveryUrl"] = local
 
-    config = program_run("dev", edit=edit).one(a.JwtAuthConfigArgs)
-    assert (config.oidc_discovery_url, config.bound_issuer) == (local, local)
+    configs = program_run("dev", edit=edit).records(a.JwtAuthConfigArgs)
+    assert [(c.oidc_discovery_url, c.bound_issuer) for c in configs] == [(local, local)] * 2
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_everything_but_audit_lives_in_the_environment_namespace(program_run, stack: str) -> None:
+def test_everything_but_audit_and_pipeline_lives_in_the_environment_namespace(program_run, stack: str) -> None:
     run = program_run(stack)
     assert run.one(a.NamespaceArgs) == a.NamespaceArgs(path=stack, namespace=None)
     for d in run.declared:
-        if isinstance(d.args, a.AuditArgs | a.NamespaceArgs):
-            assert d.args.namespace is None  # audit devices live in the root namespace
+        # Audit devices live in the root namespace; so does the pipeline that manages them.
+        if isinstance(d.args, a.AuditArgs | a.NamespaceArgs) or d.name.startswith("pipeline-"):
+            assert d.args.namespace is None, d.name
         else:
             assert d.args.namespace == stack, d.name
+
+
+def test_pipeline_objects_do_not_clash_between_stacks_on_one_server(program_run) -> None:
+    root_objects: dict[str, set[tuple[str, str]]] = {}
+    for stack in STACKS:
+        run = program_run(stack)
+        root_objects[stack] = {
+            (type(d.args).__name__, getattr(d.args, "name", "") or getattr(d.args, "path", "")
+             or f"{getattr(d.args, 'backend', '')}/{getattr(d.args, 'role_name', '')}")
+            for d in run.declared if d.args.namespace is None and not isinstance(d.args, a.NamespaceArgs)
+        }
+    assert not root_objects["dev"] & root_objects["staging"]
+    assert not root_objects["staging"] & root_objects["prod"]
+
+
+def test_pipeline_roles_preview_on_pull_requests_and_apply_in_the_reviewed_environment(program_run) -> None:
+    roles = {r.role_name: r for r in program_run("prod").records(a.JwtAuthRoleArgs) if r.backend.startswith("github-")}
+    assert roles["llm-vault-preview"].bound_subject == "repo:acme-ai/llm-vault:pull_request"
+    assert roles["llm-vault-preview"].token_policies == ("llm-vault-preview-prod",)
+    assert roles["llm-vault-drift"].bound_subject == "repo:acme-ai/llm-vault:ref:refs/heads/main"
+    assert roles["llm-vault-apply"].bound_subject == "repo:acme-ai/llm-vault:environment:prod"
+    assert roles["llm-vault-apply"].bound_claims["environment"] == "prod"
+    assert roles["llm-vault-apply"].token_policies == ("llm-vault-apply-prod",)
+
+
+def test_pipeline_policies_name_the_environment_paths_from_the_root(program_run) -> None:
+    policies = {p.name: p.policy for p in program_run("staging").records(a.PolicyArgs) if p.namespace is None}
+    apply = policies["llm-vault-apply-staging"]
+    assert 'path "staging/sys/mounts/openai-llm"' in apply
+    assert 'path "sys/namespaces/staging"' in apply
+    assert "data/" not in apply.split("#")[-1]  # no secret values
+    assert "${" not in apply
 
 
 def test_without_a_namespace_nothing_is_namespaced(program_run) -> None:
@@ -168,7 +203,8 @@ def test_policies_come_from_files_named_by_their_stem_with_the_mount_filled_in(p
 
 def test_ci_policy_cannot_create_tokens(program_run) -> None:
     ci = {p.name: p.policy for p in program_run("dev").records(a.PolicyArgs)}["openai-llm-ci"]
-    assert "auth/token" not in ci
+    granted = [line for line in ci.splitlines() if line.strip().startswith("path ")]
+    assert granted and not [line for line in granted if "auth/token" in line or "sys/" in line]
 
 
 def test_short_lived_tokens_carry_only_the_readonly_policy(program_run) -> None:
@@ -234,16 +270,24 @@ def test_subjects_are_built_in_one_place_for_every_github_shape(binding: dict[st
 def _defaults(kind: type) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(kind):
-        if f.default is not f.default_factory:  # type: ignore[misc]
+        if f.default is not MISSING:
             out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
         else:
-            out[f.name] = f.default_factory()  # type: ignore[misc]
+            out[f.name] = None
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
 
 
 def _builtin_view(kind: type, resource: MockedResource) -> dict[str, Any]:
-    assert resource.type == "pulumi-python:dynamic:Resource"
+    assert resource.type.startswith("pulumi-python:dynamic")
     return {f.name: resource.inputs.get(f.name) for f in fields(kind)}
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dict) and "value" in value:  # pulumi-vault marks data_json secret
+        value = value["value"]
+    return json.loads(value)
 
 
 def _snake(name: str) -> str:
@@ -255,13 +299,13 @@ def _official_view(kind: type, resource: MockedResource) -> dict[str, Any]:
     view = _defaults(kind)
     inputs = {_snake(k): v for k, v in resource.inputs.items()}
     if kind is a.KvMetadataArgs:
-        data = json.loads(inputs.pop("data_json"))
+        data = _json(inputs.pop("data_json"))
         mount, name = inputs.pop("path").split("/metadata/", 1)
         inputs.update(mount=mount, name=name, custom_metadata=data["custom_metadata"],
                       max_versions=data["max_versions"], cas_required=data["cas_required"],
                       delete_version_after=int(data["delete_version_after"].rstrip("s")))
     elif kind is a.JwtAuthConfigArgs:
-        inputs.update(json.loads(inputs.pop("data_json")))
+        inputs.update(_json(inputs.pop("data_json")))
         inputs["path"] = inputs["path"].removeprefix("auth/").removesuffix("/config")
     elif kind is a.AuthBackendArgs:
         tune = {_snake(k): v for k, v in inputs.pop("tune", {}).items()}

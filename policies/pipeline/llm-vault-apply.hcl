@@ -1,0 +1,82 @@
+# llm-vault-apply: this project's apply job (push to main, one GitHub environment per stack).
+#
+# A ROOT-namespace policy, declared once per environment as llm-vault-apply-<environment>:
+# the stack manages objects no token from inside the namespace can reach (the namespace
+# itself, the audit device). Paths inside the environment are prefixed with "${ns}".
+# It may manage what the stack declares and nothing else. Deliberately absent:
+#   - reading or writing secret values (${kv_mount}/data/*): apply never needs them;
+#   - deleting the namespace or unmounting the kv store: both destroy secrets; a human
+#     admin does that on purpose (the stack protects them in staging and prod anyway);
+#   - AppRole secret IDs: minting one would let CI log in as the model runner.
+# Whoever manages roles and policies in a namespace can grant access within it: this
+# token is short-lived and bound to a reviewed GitHub environment for that reason.
+
+path "sys/namespaces/${namespace}" {
+  capabilities = ["create", "read", "update", "patch"]
+}
+
+# Audit devices live in the root namespace; listing them needs sudo.
+path "sys/audit" {
+  capabilities = ["read", "sudo"]
+}
+path "sys/audit/${audit_path}" {
+  capabilities = ["create", "read", "update", "delete", "sudo"]
+}
+
+path "${ns}sys/mounts" {
+  capabilities = ["read"]
+}
+path "${ns}sys/mounts/${kv_mount}" {
+  capabilities = ["create", "read", "update"]
+}
+path "${ns}sys/mounts/${kv_mount}/tune" {
+  capabilities = ["create", "read", "update"]
+}
+path "${ns}${kv_mount}/config" {
+  capabilities = ["create", "read", "update"]
+}
+# Metadata records of the catalogue (owner, rotation period). Not delete: that removes every version.
+path "${ns}${kv_mount}/metadata/*" {
+  capabilities = ["create", "read", "update", "list"]
+}
+
+path "${ns}sys/auth" {
+  capabilities = ["read"]
+}
+path "${ns}sys/auth/${jwt_path}" {
+  capabilities = ["create", "read", "update", "delete", "sudo"]
+}
+path "${ns}sys/auth/${jwt_path}/tune" {
+  capabilities = ["create", "read", "update"]
+}
+path "${ns}sys/auth/${approle_path}" {
+  capabilities = ["create", "read", "update", "delete", "sudo"]
+}
+path "${ns}sys/auth/${approle_path}/tune" {
+  capabilities = ["create", "read", "update"]
+}
+path "${ns}auth/${jwt_path}/config" {
+  capabilities = ["create", "read", "update"]
+}
+path "${ns}auth/${jwt_path}/role/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+# "+" is one path segment: the role itself, not its secret-id endpoints below it.
+path "${ns}auth/${approle_path}/role" {
+  capabilities = ["list"]
+}
+path "${ns}auth/${approle_path}/role/+" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+path "${ns}auth/${approle_path}/role/+/secret-id" {
+  capabilities = ["deny"]
+}
+path "${ns}auth/${approle_path}/role/+/custom-secret-id" {
+  capabilities = ["deny"]
+}
+path "${ns}auth/token/roles/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+path "${ns}sys/policies/acl/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}

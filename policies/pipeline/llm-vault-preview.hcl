@@ -1,0 +1,56 @@
+# llm-vault-preview: this project's preview (pull requests) and drift (schedule) jobs.
+#
+# A ROOT-namespace policy, declared once per environment as llm-vault-preview-<environment>
+# (see llm-vault-apply.hcl for why). Read-only: a refresh reads every object the stack
+# declares, and nothing here can change one. No secret values (${kv_mount}/data/*), and no
+# AppRole secret IDs.
+
+path "sys/namespaces/${namespace}" {
+  capabilities = ["read"]
+}
+# Reading the audit device table needs sudo; sudo on a read-only path grants no writes.
+path "sys/audit" {
+  capabilities = ["read", "sudo"]
+}
+path "${ns}sys/mounts" {
+  capabilities = ["read"]
+}
+path "${ns}sys/mounts/${kv_mount}" {
+  capabilities = ["read"]
+}
+path "${ns}sys/mounts/${kv_mount}/tune" {
+  capabilities = ["read"]
+}
+path "${ns}${kv_mount}/config" {
+  capabilities = ["read"]
+}
+path "${ns}${kv_mount}/metadata/*" {
+  capabilities = ["read", "list"]
+}
+path "${ns}sys/auth" {
+  capabilities = ["read"]
+}
+path "${ns}sys/auth/${jwt_path}/tune" {
+  capabilities = ["read"]
+}
+path "${ns}sys/auth/${approle_path}/tune" {
+  capabilities = ["read"]
+}
+path "${ns}auth/${jwt_path}/config" {
+  capabilities = ["read"]
+}
+path "${ns}auth/${jwt_path}/role/*" {
+  capabilities = ["read", "list"]
+}
+path "${ns}auth/${approle_path}/role" {
+  capabilities = ["list"]
+}
+path "${ns}auth/${approle_path}/role/+" {
+  capabilities = ["read"]
+}
+path "${ns}auth/token/roles/*" {
+  capabilities = ["read", "list"]
+}
+path "${ns}sys/policies/acl/*" {
+  capabilities = ["read", "list"]
+}
