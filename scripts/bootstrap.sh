@@ -24,7 +24,7 @@ step() {  # step NAME FUNCTION: run FUNCTION, print "[bootstrap] NAME: <what> (<
     exit 1
   fi
   local ms=$(( ($(date +%s%N) - start) / 1000000 ))
-  printf '[bootstrap] %-14s %s (%d.%01ds)\n' "$name" "$(echo "$out" | tail -n 1)" $((ms / 1000)) $((ms % 1000 / 100))
+  printf '[bootstrap] %-16s %s (%d.%01ds)\n' "$name" "$(echo "$out" | tail -n 1)" $((ms / 1000)) $((ms % 1000 / 100))
 }
 
 python_env() {
@@ -83,13 +83,23 @@ actionlint_bin() {
   echo "built: actionlint v$ACTIONLINT_VERSION into $dir"
 }
 
+debian_packages() {
+  # Docker's engine (the tests' OpenBao runs in a container) and shellcheck (the workflow
+  # lint checks run: scripts). Only what is missing; only as root on a Debian-like system.
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v shellcheck >/dev/null || missing+=(shellcheck)
+  if [ ${#missing[@]} -eq 0 ]; then echo "skipped: docker.io and shellcheck present"; return; fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "UNAVAILABLE: cannot install ${missing[*]} (needs root and apt-get); install them yourself"; return
+  fi
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  echo "installed: ${missing[*]}"
+}
+
 docker_engine() {
   if docker info >/dev/null 2>&1; then echo "skipped: Docker engine already running"; return; fi
-  if ! command -v dockerd >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
-    fi
-  fi
   if command -v dockerd >/dev/null && [ "$(id -u)" = 0 ]; then
     # No default bridge and no iptables: our containers use host networking only, and no
     # private-range address is ever created or targeted on this machine.
@@ -122,6 +132,7 @@ step python-env python_env
 step pulumi-cli pulumi_cli
 step provider-host provider_host
 step actionlint actionlint_bin
+step debian-packages debian_packages
 step docker-engine docker_engine
 step openbao-image openbao_image
 echo "[bootstrap] done in $(( $(date +%s) - total_start ))s"
