@@ -614,11 +614,6 @@ def _adopt(raw: Any) -> tuple[str, ...]:
 # policies
 
 
-def render_policy(text: str, *, kv_mount: str, **placeholders: str) -> str:
-    """Fill the policy file's ``${kv_mount}`` (and other known) placeholders; others are left alone."""
-    return string.Template(text).safe_substitute(kv_mount=kv_mount, **placeholders)
-
-
 def load_policies(
     policy_dir: Path, placeholders: str | dict[str, str], *, key: str = "policies"
 ) -> tuple[Policy, ...]:
@@ -634,7 +629,12 @@ def load_policies(
         file_key = f"{key}[{path.name}]"
         if not _NAME.match(path.stem):
             raise ConfigError(file_key, f"policy file name {path.stem!r} is not a valid policy name")
-        text = string.Template(path.read_text()).safe_substitute(values)
+        try:
+            text = string.Template(path.read_text()).substitute(values)
+        except KeyError as missing:
+            raise ConfigError(file_key, f"unknown placeholder ${{{missing.args[0]}}}; known: {sorted(values)}") from None
+        except ValueError as bad:
+            raise ConfigError(file_key, f"malformed placeholder ({bad}); write a literal $ as $$") from None
         _check_policy_hcl(text, file_key)
         policies.append(Policy(name=path.stem, text=text))
     if not policies:

@@ -1,0 +1,244 @@
+"""The local OpenBao server behaves the same in both runtimes and in every flavour."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from pathlib import Path
+
+import hvac
+import hvac.exceptions
+import pytest
+import requests
+
+from llm_vault import toolchain
+from llm_vault.local import server as server_module
+from llm_vault.local.server import (
+    DECLARED_AUDIT_DEVICE,
+    RUNTIME_ENV,
+    OpenBaoServer,
+    ServerStartError,
+    choose_runtime,
+    detached_state,
+    free_port_pair,
+    start_detached,
+    start_server,
+    stop_detached,
+)
+
+
+def _container_or_skip() -> None:
+    problem = server_module._container_problem()
+    if problem:
+        if os.environ.get("LLM_VAULT_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"container runtime unavailable: {problem}")
+        pytest.skip(f"CONTAINER RUNTIME NOT TESTED: {problem}")
+
+
+def _answers(address: str) -> bool:
+    try:
+        requests.get(f"{address}/v1/sys/health", timeout=2)
+    except requests.ConnectionError:
+        return False
+    return True
+
+
+def _round_trip_a_secret(server: OpenBaoServer) -> None:
+    client = server.client()
+    mount = f"kv-{secrets.token_hex(3)}"
+    value = secrets.token_urlsafe(8)
+    client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    try:
+        client.secrets.kv.v2.create_or_update_secret("probe", secret={"v": value}, mount_point=mount)
+        read = client.secrets.kv.v2.read_secret_version("probe", mount_point=mount, raise_on_deleted_version=True)
+        assert read["data"]["data"] == {"v": value}
+    finally:
+        client.sys.disable_secrets_engine(mount)
+
+
+# -- runtime choice (unit) --------------------------------------------------------------------------
+
+
+def test_free_port_pair_leaves_the_cluster_port_free_too() -> None:
+    port = free_port_pair()
+    for candidate in (port, port + 1):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", candidate))
+
+
+def test_the_environment_forces_the_process_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RUNTIME_ENV, "process")
+    choice = choose_runtime("auto")
+    assert (choice.runtime, choice.reason) == ("process", f"forced by {RUNTIME_ENV}=process")
+
+
+def test_an_unknown_runtime_in_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RUNTIME_ENV, "podman")
+    with pytest.raises(ValueError, match=RUNTIME_ENV):
+        choose_runtime("auto")
+
+
+def test_auto_falls_back_to_a_process_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(RUNTIME_ENV, raising=False)
+    monkeypatch.setattr(toolchain, "docker_available", lambda: False)
+    choice = choose_runtime("auto")
+    assert choice.runtime == "process"
+    assert "no Docker engine" in choice.reason
+
+
+def test_a_forced_container_without_docker_fails_instead_of_falling_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(toolchain, "docker_available", lambda: False)
+    with pytest.raises(ServerStartError, match="no Docker engine"):
+        choose_runtime("container")
+
+
+# -- dev flavour ------------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_dev_server_is_unsealed_and_its_root_token_authenticates(openbao: OpenBaoServer) -> None:
+    health = requests.get(f"{openbao.address}/v1/sys/health", timeout=5)
+    assert health.status_code == 200
+    assert health.json()["version"] == toolchain.OPENBAO_VERSION
+    assert openbao.client().is_authenticated()
+    assert not openbao.client(token=secrets.token_urlsafe(16)).is_authenticated()
+
+
+@pytest.mark.integration
+def test_the_root_token_appears_in_no_repr_and_no_log(openbao: OpenBaoServer) -> None:
+    token = openbao.root_token
+    assert token
+    assert token not in repr(openbao) and token not in str(openbao)
+    logs = openbao.logs()
+    assert "Root Token: <redacted>" in logs  # dev mode prints it; we blank it
+    assert token not in logs
+
+
+@pytest.mark.integration
+def test_the_dev_config_allows_api_audit_devices(openbao: OpenBaoServer) -> None:
+    client = openbao.client()
+    device = f"api-{secrets.token_hex(3)}"
+    # Inside the work folder: the only host folder a container sees at the same path.
+    log = openbao.workdir / f"{device}.log"
+    client.sys.enable_audit_device("file", path=device, options={"file_path": str(log)})
+    try:
+        client.sys.list_mounted_secrets_engines()
+        assert log.exists() and log.stat().st_size > 0
+    finally:
+        client.sys.disable_audit_device(device)
+
+
+@pytest.mark.integration
+def test_the_process_runtime_serves_the_same_interface(tmp_path: Path) -> None:
+    with start_server("dev", workdir=tmp_path, prefer="process") as server:
+        assert server.runtime == "process"
+        assert server.address.startswith("http://127.0.0.1:")
+        _round_trip_a_secret(server)
+        assert "core: vault is unsealed" in server.logs()
+    assert not _answers(server.address)
+
+
+@pytest.mark.integration
+def test_the_container_runtime_serves_the_same_interface(tmp_path: Path) -> None:
+    _container_or_skip()
+    with start_server("dev", workdir=tmp_path, prefer="container") as server:
+        assert server.runtime == "container"
+        _round_trip_a_secret(server)
+        assert "core: vault is unsealed" in server.logs()
+    assert not _answers(server.address)
+
+
+@pytest.mark.integration
+def test_a_server_that_cannot_start_raises_with_its_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A config the server rejects: the error must carry the server's own explanation.
+    monkeypatch.setattr(OpenBaoServer, "_config_text", lambda self: 'storage "nonesuch" {}\n')
+    with pytest.raises(ServerStartError, match="nonesuch"):
+        start_server("persistent", workdir=tmp_path, prefer="process")
+
+
+# -- declared-audit flavour -------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_the_declared_audit_device_logs_requests_without_secret_values(
+    openbao_declared_audit: OpenBaoServer,
+) -> None:
+    server = openbao_declared_audit
+    client = server.client()
+    assert f"{DECLARED_AUDIT_DEVICE}/" in client.sys.list_enabled_audit_devices()["data"]
+    mount = f"kv-{secrets.token_hex(3)}"
+    value = secrets.token_urlsafe(12)
+    client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    try:
+        client.secrets.kv.v2.create_or_update_secret("audited", secret={"v": value}, mount_point=mount)
+    finally:
+        client.sys.disable_secrets_engine(mount)
+    assert server.audit_log_path is not None
+    entries = [json.loads(line) for line in server.audit_log_path.read_text().splitlines()]
+    writes = [e for e in entries if e.get("request", {}).get("path") == f"{mount}/data/audited"]
+    assert {e["type"] for e in writes} == {"request", "response"}
+    assert value not in server.audit_log_path.read_text()  # values are HMAC'd
+
+
+# -- persistent flavour -----------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_persistent_server_keeps_data_through_seal_unseal_and_restart(
+    openbao_persistent: OpenBaoServer,
+) -> None:
+    server = openbao_persistent
+    client = server.client()
+    value = secrets.token_urlsafe(8)
+    client.sys.enable_secrets_engine("kv", path="kv", options={"version": "2"})
+    client.secrets.kv.v2.create_or_update_secret("kept", secret={"v": value}, mount_point="kv")
+
+    server.seal()
+    assert client.sys.is_sealed()
+    with pytest.raises(hvac.exceptions.VaultDown):
+        client.secrets.kv.v2.read_secret_version("kept", mount_point="kv", raise_on_deleted_version=True)
+    server.unseal()
+    server.restart()
+
+    assert not client.sys.is_sealed()
+    read = client.secrets.kv.v2.read_secret_version("kept", mount_point="kv", raise_on_deleted_version=True)
+    assert read["data"]["data"] == {"v": value}
+    # Initialisation, unsealing and restarts never leak the root token or put it on disk.
+    assert server.root_token not in server.logs()
+    assert not list(server.workdir.glob("*token*"))
+
+
+@pytest.mark.integration
+def test_a_restarted_persistent_server_stays_sealed_until_unsealed(openbao_persistent: OpenBaoServer) -> None:
+    openbao_persistent.restart(unseal=False)
+    assert openbao_persistent.client().sys.is_sealed()
+    openbao_persistent.unseal()
+    assert openbao_persistent.client().is_authenticated()
+
+
+# -- detached (main job) ----------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("prefer", ["process", "container"])
+def test_a_detached_server_outlives_its_handle_until_stop_detached(tmp_path: Path, prefer: str) -> None:
+    if prefer == "container":
+        _container_or_skip()
+    # A unique name: the main job's own `llm-vault-local` may be running on this machine.
+    state = start_detached("dev", workdir=tmp_path, prefer=prefer, name=f"llm-vault-test-{secrets.token_hex(3)}")
+    try:
+        assert detached_state(tmp_path) == state
+        assert state.token_file.stat().st_mode & 0o077 == 0
+        client = hvac.Client(url=state.address, token=state.token_file.read_text())
+        assert client.is_authenticated()
+        with pytest.raises(ServerStartError, match="is recorded in"):
+            start_detached("dev", workdir=tmp_path, prefer=prefer)
+    finally:
+        assert stop_detached(tmp_path)
+    assert not _answers(state.address)
+    assert detached_state(tmp_path) is None and not state.token_file.exists()
+    assert not stop_detached(tmp_path)

@@ -1,0 +1,163 @@
+"""Every policy does exactly what policies/expectations.yaml says, on a real OpenBao server.
+
+All policies are written to one throwaway namespace holding kv-v2 at ``openai-llm`` (this
+environment) and ``openai-llm-prod`` (standing for another environment), a few seeded secrets
+and the ``openai-llm-readonly`` token role. Each policy gets a token holding ONLY that policy
+(no ``default``). Every row of the table is then checked twice:
+
+* through ``sys/capabilities`` (asked by the root token about the policy's token: the token
+  itself may not call ``sys/capabilities-self``, which only the ``default`` policy grants);
+* by real requests made with the policy's token: GET (read), LIST (list), PATCH (patch),
+  POST (create/update) and DELETE (delete) must each be answered 403 exactly when the
+  capability is missing. Any other answer (200, 204, 400, 404, 405) means the ACL let it through.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from llm_vault.access_matrix import DENY, load_expectations, load_policies
+from llm_vault.local.server import OpenBaoServer
+
+EXPECTATIONS = load_expectations()
+KV_MOUNT = EXPECTATIONS.kv_mount
+OTHER_ENVIRONMENT_MOUNT = f"{KV_MOUNT}-prod"
+READONLY_ROLE = "openai-llm-readonly"
+SEEDED = ("api-keys", "models/gpt-4o", "teams/search")
+ROWS = [
+    pytest.param(policy, api_path, caps, id=f"{policy}:{api_path}")
+    for policy, table in EXPECTATIONS.policies.items()
+    for api_path, caps in table.items()
+]
+
+
+@dataclass
+class Environment:
+    server: OpenBaoServer
+    namespace: str
+    tokens: dict[str, str]  # policy -> token holding only that policy
+
+    def request(self, method: str, api_path: str, token: str, body: dict[str, Any] | None = None) -> Any:
+        headers = {"X-Vault-Token": token, "X-Vault-Namespace": self.namespace}
+        if method == "PATCH":
+            headers["Content-Type"] = "application/merge-patch+json"
+        return requests.request(method, f"{self.server.address}/v1/{api_path}", headers=headers, json=body, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def environment(openbao: OpenBaoServer) -> Iterator[Environment]:
+    namespace = f"policies-{secrets.token_hex(4)}"
+    root = openbao.client()
+    root.sys.create_namespace(namespace)
+    try:
+        client = openbao.client(namespace=namespace)
+        for mount in (KV_MOUNT, OTHER_ENVIRONMENT_MOUNT):
+            client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+        for name in SEEDED:
+            client.secrets.kv.v2.create_or_update_secret(
+                name, secret={"value": secrets.token_urlsafe(12)}, mount_point=KV_MOUNT
+            )
+        client.secrets.kv.v2.create_or_update_secret(
+            "api-keys", secret={"value": secrets.token_urlsafe(12)}, mount_point=OTHER_ENVIRONMENT_MOUNT
+        )
+        for name, text in load_policies(KV_MOUNT).items():
+            client.sys.create_or_update_acl_policy(name, text)
+        client.write_data(
+            f"auth/token/roles/{READONLY_ROLE}",
+            # token_explicit_max_ttl, not token_ttl: OpenBao's token roles silently ignore token_ttl.
+            data={"allowed_policies": [READONLY_ROLE], "orphan": False, "token_explicit_max_ttl": 300},
+        )
+        tokens = {
+            name: client.auth.token.create(policies=[name], no_default_policy=True, ttl="30m")["auth"]["client_token"]
+            for name in EXPECTATIONS.policies
+        }
+        yield Environment(openbao, namespace, tokens)
+    finally:
+        # Deleting the namespace revokes its tokens and removes its mounts, policies and role.
+        root.sys.delete_namespace(namespace)
+
+
+@pytest.mark.integration
+def test_every_policy_token_holds_only_its_policy(environment: Environment) -> None:
+    client = environment.server.client(namespace=environment.namespace)
+    for policy, token in environment.tokens.items():
+        looked_up = client.auth.token.lookup(token)["data"]
+        assert looked_up["policies"] == [policy]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("policy", "api_path", "expected"), ROWS)
+def test_sys_capabilities_match_the_table(
+    environment: Environment, policy: str, api_path: str, expected: tuple[str, ...]
+) -> None:
+    client = environment.server.client(namespace=environment.namespace)
+    answer = client.write_data("sys/capabilities", data={"token": environment.tokens[policy], "paths": [api_path]})
+    assert sorted(answer["data"][api_path]) == sorted(expected)
+
+
+def _probes(api_path: str) -> list[tuple[str, set[str], dict[str, Any] | None]]:
+    """(method, capabilities any one of which lets it through, body); DELETE last, it may remove data."""
+    marker = secrets.token_hex(4)
+    body = {"data": {"probe": marker}, "versions": [1], "custom_metadata": {"probe": marker}}
+    reads: list[tuple[str, set[str], dict[str, Any] | None]] = [("GET", {"read"}, None), ("LIST", {"list"}, None)]
+    writes: list[tuple[str, set[str], dict[str, Any] | None]] = [
+        ("PATCH", {"patch"}, {"data": {"probe": marker}}),
+        # The server asks for "create" or "update" depending on whether the object exists; a
+        # row grants both or neither, or "update" alone on a path without an existence check
+        # (kv delete/, undelete/, token create): either one is enough to get through.
+        ("POST", {"create", "update"}, body),
+    ]
+    # A write to a path ending in "/" is refused (400) before the ACL is consulted: nothing to learn.
+    return reads + ([] if api_path.endswith("/") else writes) + [("DELETE", {"delete"}, None)]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("policy", "api_path", "expected"), ROWS)
+def test_real_requests_match_the_table(
+    environment: Environment, policy: str, api_path: str, expected: tuple[str, ...]
+) -> None:
+    granted = set(expected) - {DENY}
+    root = environment.server.client(namespace=environment.namespace)
+    outcomes = []
+    for method, needs, body in _probes(api_path):
+        response = environment.request(method, api_path, environment.tokens[policy], body)
+        allowed = bool(needs & granted)
+        ok = response.status_code != 403 if allowed else response.status_code == 403
+        # Status and error text only: a response body may hold a secret value.
+        errors = response.json().get("errors") if response.content else None
+        outcomes.append((method, "allowed" if allowed else "denied", response.status_code, errors, ok))
+        if response.content and (response.json().get("auth") or {}).get("accessor"):
+            # A token minted through the readonly role: revoke it now, not at namespace deletion.
+            root.auth.token.revoke_accessor(response.json()["auth"]["accessor"])
+    assert all(ok for *_, ok in outcomes), [o[:4] for o in outcomes if not o[4]]
+
+
+@pytest.mark.integration
+def test_a_child_token_minted_through_the_role_carries_only_the_readonly_policy(
+    environment: Environment,
+) -> None:
+    root = environment.server.client(namespace=environment.namespace)
+    for parent in ("openai-llm-operator",):  # model-runner may not: its children would read more than it
+        response = environment.request("POST", f"auth/token/create/{READONLY_ROLE}", environment.tokens[parent], {})
+        assert response.status_code == 200, response.json().get("errors")
+        auth = response.json()["auth"]
+        try:
+            assert set(auth["policies"]) <= {READONLY_ROLE, "default"}
+            assert READONLY_ROLE in auth["policies"]
+            assert auth["lease_duration"] <= 300
+            # Asking the role for another policy is refused.
+            widened = environment.request(
+                "POST",
+                f"auth/token/create/{READONLY_ROLE}",
+                environment.tokens[parent],
+                {"policies": ["openai-llm-operator"]},
+            )
+            assert widened.status_code in (400, 403)
+        finally:
+            root.auth.token.revoke_accessor(auth["accessor"])
