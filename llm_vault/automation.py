@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import os
 import secrets
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +85,12 @@ def passphrase(state_dir: Path) -> str:
 def _write_workspace(target: StackTarget) -> None:
     wd = target.workspace_dir
     wd.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(target.source_root / "Pulumi.yaml", wd / "Pulumi.yaml")
+    project = yaml.safe_load((target.source_root / "Pulumi.yaml").read_text())
+    # The program runs inline: `main` and the virtualenv are the CLI's language host's concern,
+    # and relative to the checkout, not to this folder.
+    project.pop("main", None)
+    project["runtime"] = "python"
+    (wd / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
     stack_path = wd / f"Pulumi.{target.stack}.yaml"
     previous = yaml.safe_load(stack_path.read_text()) if stack_path.exists() else {}
     document: dict[str, Any] = {

@@ -19,6 +19,7 @@ from typing import Any
 
 import hvac
 
+from infra.config import Settings
 from llm_vault import automation, toolchain
 from llm_vault.local import server as local_server
 
@@ -120,7 +121,10 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
              f"changes {dict(result.summary.resource_changes or {})}")
     print()
     print(describe(hvac.Client(url=server.address, token=token), stacks))
-    print(_next_steps(server, issuer, workdir))
+    from llm_vault.cli import settings_for
+
+    first = automation.StackTarget(stack=stacks[0], state_dir=workdir / "pulumi")
+    print(_next_steps(server, issuer, workdir, settings_for(first)))
     return 0
 
 
@@ -145,6 +149,7 @@ def describe(client: hvac.Client, namespaces: list[str]) -> str:
     for path, device in sorted(client.sys.list_enabled_audit_devices().get("data", {}).items()):
         target = device["options"].get("file_path", "")
         rows.append(("(root)", "audit", path.rstrip("/"), f"{device['type']} -> {target}"))
+    rows += _auth_rows(client, "(root)")  # this project's pipeline roles live in the root namespace
     listed = client.sys.list_namespaces().get("data", {}).get("keys", []) if namespaces else []
     for ns in namespaces:
         if f"{ns}/" not in listed:
@@ -157,18 +162,7 @@ def describe(client: hvac.Client, namespaces: list[str]) -> str:
                 cfg = c.secrets.kv.v2.read_configuration(mount_point=path.rstrip("/"))["data"]
                 rows.append((ns, "kv-v2 mount", path.rstrip("/"),
                              f"max_versions={cfg['max_versions']} cas_required={cfg['cas_required']}"))
-        for path, auth in sorted(c.sys.list_auth_methods().get("data", {}).items()):
-            if auth["type"] == "jwt":
-                for role in c.list(f"auth/{path}role").get("data", {}).get("keys", []):
-                    r = c.read(f"auth/{path}role/{role}")["data"]
-                    rows.append((ns, "jwt role", f"{path}{role}",
-                                 f"sub={r['bound_subject']} policies={','.join(r['token_policies'])} "
-                                 f"ttl={r['token_ttl']}s"))
-            if auth["type"] == "approle":
-                for role in c.list(f"auth/{path}role").get("data", {}).get("keys", []):
-                    r = c.read(f"auth/{path}role/{role}")["data"]
-                    rows.append((ns, "approle role", f"{path}{role}",
-                                 f"policies={','.join(r['token_policies'])} secret_id_ttl={r['secret_id_ttl']}s"))
+        rows += _auth_rows(c, ns)
         for role in c.list("auth/token/roles").get("data", {}).get("keys", []):
             r = c.read(f"auth/token/roles/{role}")["data"]
             rows.append((ns, "token role", role, f"allowed={','.join(r['allowed_policies'])}"))
@@ -182,20 +176,44 @@ def describe(client: hvac.Client, namespaces: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _next_steps(server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path) -> str:
+def _auth_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
+    for path, auth in sorted(c.sys.list_auth_methods().get("data", {}).items()):
+        if auth["type"] not in ("jwt", "approle"):
+            continue
+        for role in (c.list(f"auth/{path}role") or {}).get("data", {}).get("keys", []):
+            r = c.read(f"auth/{path}role/{role}")["data"]
+            policies = ",".join(r["token_policies"])
+            if auth["type"] == "jwt":
+                details = f"sub={r['bound_subject']} policies={policies} ttl={r['token_ttl']}s"
+            else:
+                details = f"policies={policies} secret_id_ttl={r['secret_id_ttl']}s"
+            rows.append((ns, f"{auth['type']} role", f"{path}{role}", details))
+    return rows
+
+
+def _next_steps(
+    server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path, settings: Settings
+) -> str:
     py = Path(sys.executable)
+    bao = py.parent / "bao"
+    ns, mount = settings.namespace or "", settings.kv.path
+    ci = settings.github.bindings[0]
+    ids = f"--repository-id {ci.repository_id} --owner-id {ci.owner_id}" if ci.repository_id and ci.owner_id else ""
+    selector = {"ref": f"--ref {ci.value}", "tag": f"--ref refs/tags/{ci.value}",
+                "environment": f"--environment {ci.value}", "pull_request": "--pull-request"}[ci.kind]
     return f"""
 How to use it:
-  export VAULT_ADDR={server.address} VAULT_NAMESPACE=dev
-  export VAULT_TOKEN="$(cat {server.token_file})"     # root token of this throwaway server (file is 0600)
-  bao kv put -mount=openai-llm api-keys huggingface_token=... openai_key=... anthropic_key=...
-  # log in as CI on main, with a token from the local issuer:
+  export VAULT_ADDR={server.address} VAULT_NAMESPACE={ns}
+  export VAULT_TOKEN="$(cat {server.token_file})"   # root token of this throwaway server (file is 0600)
+  {bao} kv put -mount={mount} api-keys huggingface_token=... openai_key=... anthropic_key=...
+  # log in as CI ({ci.role}), with an ID token from the local GitHub-shaped issuer:
   JWT=$({py} -m llm_vault.local.oidc_issuer mint --issuer {issuer['url']} --key-file {issuer['key_file']} \\
-        --repository acme-ai/llm-platform --ref refs/heads/main --audience https://github.com/acme-ai)
-  bao write -namespace=dev auth/jwt/login role=github-actions jwt="$JWT"
-  # the example model runner (token login; AppRole with VAULT_ROLE_ID/VAULT_SECRET_ID):
+        --repository {ci.repository} {ids} {selector} --audience {ci.audience})
+  VAULT_TOKEN= {bao} write auth/{settings.github.path}/login role={ci.role} jwt="$JWT"
+  # the example model runner (token login here; AppRole with VAULT_ROLE_ID/VAULT_SECRET_ID):
   {py} examples/model_runner.py
-Stop it: make down   (or: {py} -m llm_vault.cli local down)
+Stop it: make down
 Audit log: {workdir / 'audit'}/"""
 
 

@@ -365,6 +365,8 @@ def _mint(argv: Sequence[str]) -> int:
     parser.add_argument("--issuer", required=True, help="URL of the serving issuer (the `iss` claim)")
     parser.add_argument("--key-file", type=Path, required=True, help="the key file the issuer serves")
     parser.add_argument("--repository", default=DEFAULT_REPOSITORY)
+    parser.add_argument("--repository-id", help="GitHub's numeric id (default: derived from the name)")
+    parser.add_argument("--owner-id", help="the owner's numeric id (default: derived from the name)")
     parser.add_argument("--ref")
     parser.add_argument("--environment")
     parser.add_argument("--event-name")
@@ -380,6 +382,7 @@ def _mint(argv: Sequence[str]) -> int:
         repository=args.repository, ref=args.ref, environment=args.environment, event_name=args.event_name,
         pull_request=args.pull_request, audience=args.audience, immutable_subject=args.immutable_subject,
         expires_in=args.expires_in, issuer=args.issuer.rstrip("/"),
+        repository_id=args.repository_id, repository_owner_id=args.owner_id,
     )  # fmt: skip
     # The token goes to stdout only, for a pipe (like GitHub's ACTIONS_ID_TOKEN_REQUEST flow).
     print(issuer.sign(claims))
