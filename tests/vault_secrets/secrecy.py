@@ -1,0 +1,41 @@
+"""Assertions about secret values that never print them.
+
+A plain ``assert value not in text`` or ``assert read == expected`` makes pytest print both sides
+on failure, which would put a secret (or a token) into test output. These helpers fail with the
+shape of what differs (types, lengths, key names) and withhold the values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, str):
+        return f"<str len {len(value)}>"
+    return f"<{type(value).__name__}>" if value is not None else None
+
+
+def assert_same_secret(actual: Any, expected: Any, what: str = "secret") -> None:
+    """``actual == expected`` (a string or a dict of them); on failure only shapes are shown."""
+    if actual != expected:
+        pytest.fail(
+            f"{what} differs: got {_shape(actual)}, expected {_shape(expected)} (values withheld)", pytrace=False
+        )
+
+
+def assert_not_leaked(text: str, *secrets: str) -> None:
+    """None of ``secrets`` occurs in ``text``; on failure neither is shown."""
+    leaked = [i for i, secret in enumerate(secrets) if secret and secret in text]
+    if leaked:
+        pytest.fail(f"secret(s) at position {leaked} of {len(secrets)} appear in the text (withheld)", pytrace=False)
+
+
+def assert_token_shape(token: Any) -> None:
+    """An OpenBao service token string (``s.`` prefix), without showing it."""
+    if not (isinstance(token, str) and token.startswith("s.") and len(token) > 10):
+        pytest.fail(f"not an OpenBao service token: {_shape(token)}", pytrace=False)
