@@ -518,15 +518,15 @@ def _pipeline(raw: Any, github: GitHubSettings, placeholders: dict[str, str], en
         return None
     raw = _obj(raw, key)
     _no_unknown(raw, {"path", "bindings"}, key)
-    files = load_policies(policy_dir / "pipeline", placeholders, key="pipeline.policies")
+    path = _mount_path(raw, "path", key, f"github-pipeline-{environment}")
+    if path == github.path:
+        raise ConfigError(f"{key}.path", f"must differ from llm-vault:github.path ({github.path!r})")
+    files = load_policies(policy_dir / "pipeline", {**placeholders, "pipeline_path": path}, key="pipeline.policies")
     stems = {p.name for p in files}
     bindings = _bindings(raw, key, stems)
     # Root-namespace policies are shared by every stack on the server: suffix the environment.
     named = tuple(Policy(name=f"{p.name}-{environment}", text=p.text, stem=p.name) for p in files)
     bindings = tuple(replace(b, policies=tuple(f"{p}-{environment}" for p in b.policies)) for b in bindings)
-    path = _mount_path(raw, "path", key, f"github-pipeline-{environment}")
-    if path == github.path:
-        raise ConfigError(f"{key}.path", f"must differ from llm-vault:github.path ({github.path!r})")
     return PipelineSettings(
         path=path,
         oidc_discovery_url=github.oidc_discovery_url,

@@ -80,3 +80,24 @@ path "${ns}auth/token/roles/*" {
 path "${ns}sys/policies/acl/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }
+
+# The pipeline's own trust (this backend, its roles, these policies): read only, so that a
+# refresh sees it and CI can never widen its own access; an admin applies changes to it.
+path "sys/auth/${pipeline_path}" {
+  capabilities = ["read"]
+}
+path "sys/auth/${pipeline_path}/tune" {
+  capabilities = ["read"]
+}
+path "auth/${pipeline_path}/config" {
+  capabilities = ["read"]
+}
+path "auth/${pipeline_path}/role/*" {
+  capabilities = ["read", "list"]
+}
+path "sys/policies/acl/llm-vault-preview-${environment}" {
+  capabilities = ["read"]
+}
+path "sys/policies/acl/llm-vault-apply-${environment}" {
+  capabilities = ["read"]
+}

@@ -30,7 +30,13 @@ path "${ns}${kv_mount}/metadata/*" {
 path "${ns}sys/auth" {
   capabilities = ["read"]
 }
+path "${ns}sys/auth/${jwt_path}" {
+  capabilities = ["read"]
+}
 path "${ns}sys/auth/${jwt_path}/tune" {
+  capabilities = ["read"]
+}
+path "${ns}sys/auth/${approle_path}" {
   capabilities = ["read"]
 }
 path "${ns}sys/auth/${approle_path}/tune" {
@@ -53,4 +59,25 @@ path "${ns}auth/token/roles/*" {
 }
 path "${ns}sys/policies/acl/*" {
   capabilities = ["read", "list"]
+}
+
+# The pipeline's own trust (this backend, its roles, these policies): read only, so that a
+# refresh sees it and CI can never widen its own access; an admin applies changes to it.
+path "sys/auth/${pipeline_path}" {
+  capabilities = ["read"]
+}
+path "sys/auth/${pipeline_path}/tune" {
+  capabilities = ["read"]
+}
+path "auth/${pipeline_path}/config" {
+  capabilities = ["read"]
+}
+path "auth/${pipeline_path}/role/*" {
+  capabilities = ["read", "list"]
+}
+path "sys/policies/acl/llm-vault-preview-${environment}" {
+  capabilities = ["read"]
+}
+path "sys/policies/acl/llm-vault-apply-${environment}" {
+  capabilities = ["read"]
 }

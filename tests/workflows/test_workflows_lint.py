@@ -2,22 +2,33 @@
 
 Covers ``.github/workflows/*.yml`` and ``examples/consumer-workflow.yml`` (an application
 repository's workflow kept outside ``.github`` so that it never runs here).
+
+Every Vault login is checked against the JWT backends the program declares, read from the stack
+files (``llm_vault.stackfiles.stack_config``, validated by ``infra.config.load_settings``):
+the pipeline's own backends in the root namespace (``llm-vault:pipeline``, one path per stack)
+and the applications' backend in each environment's namespace (``llm-vault:github``).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hcl2
 import pytest
 import yaml
 
+from infra.config import OidcBinding, Policy, load_settings
 from llm_vault import toolchain
+from llm_vault.stackfiles import stack_config
 
 WORKFLOW_DIR = toolchain.REPO_ROOT / ".github" / "workflows"
 CONSUMER_EXAMPLE = toolchain.REPO_ROOT / "examples" / "consumer-workflow.yml"
@@ -31,6 +42,9 @@ CHECKOUT_ACTION = "actions/checkout"
 _USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)\s*(?P<comment>#.*)?$")
 _PINNED = re.compile(r"^(?P<action>[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+)@(?P<sha>[0-9a-f]{40})$")
 _VERSION_COMMENT = re.compile(r"^#\s*v\d+\.\d+\.\d+$")
+_MATRIX_EXPRESSION = re.compile(r"\$\{\{\s*matrix\.(\w+)\s*\}\}")
+# Capabilities that change something. sudo alone is not one: the preview policy needs it to read sys/audit.
+_WRITE_CAPABILITIES = {"create", "update", "patch", "delete"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -84,26 +98,97 @@ def _vault_logins() -> list[tuple[Path, str, dict[str, Any], dict[str, Any]]]:
     return found
 
 
-def _matrix_values(job: dict[str, Any], expression: str) -> list[str]:
-    """A literal, or the values of ``${{ matrix.<key> }}`` over the job's matrix."""
-    match = re.fullmatch(r"\$\{\{\s*matrix\.(\w+)\s*\}\}", expression.strip())
-    if not match:
-        return [expression]
-    return [str(v) for v in job["strategy"]["matrix"][match.group(1)]]
+def _matrix_combinations(job: dict[str, Any]) -> list[dict[str, str]]:
+    """Every combination of the job's matrix (``[{}]`` without one)."""
+    matrix = job.get("strategy", {}).get("matrix")
+    if not matrix:
+        return [{}]
+    # include/exclude would change the combinations: teach this helper before using them.
+    assert not {"include", "exclude"} & set(matrix), "matrix include/exclude is not expanded by these tests"
+    keys = sorted(matrix)
+    return [dict(zip(keys, map(str, values), strict=True)) for values in itertools.product(*(matrix[k] for k in keys))]
 
 
-def _stack_bindings(stack: str) -> dict[str, dict[str, Any]]:
-    """Raw ``llm-vault:github`` bindings of ``Pulumi.<stack>.yaml``, by role.
+def _expand(value: Any, combination: dict[str, str]) -> Any:
+    """``value`` with every ``${{ matrix.<key> }}`` replaced as in that matrix combination."""
+    if isinstance(value, str):
+        return _MATRIX_EXPRESSION.sub(lambda m: combination[m.group(1)], value)
+    if isinstance(value, dict):
+        return {k: _expand(v, combination) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, combination) for v in value]
+    return value
 
-    Read raw (not through infra.config) so that this test depends only on the stack files' values.
+
+@dataclass(frozen=True)
+class Backend:
+    """A JWT auth backend the program declares for one stack: where a workflow can log in."""
+
+    stack: str
+    kind: str  # "pipeline" (this project's CI, root namespace) or "application" (llm-vault:github)
+    namespace: str | None  # None: the root namespace
+    path: str
+    bindings: dict[str, OidcBinding]  # by role
+    policies: dict[str, Policy]  # the policies the bindings may name, by name in Vault
+
+
+@functools.cache
+def _backends() -> tuple[Backend, ...]:
+    """Every JWT backend of every stack, from the stack files through the program's own validation.
+
+    Through ``load_settings`` rather than raw YAML, so that paths are the ones the program mounts
+    (defaults included) and a stack file the program would reject fails here too.
     """
-    config = _load(toolchain.REPO_ROOT / f"Pulumi.{stack}.yaml")["config"]
-    bindings = config.get("llm-vault:github", {}).get("bindings", [])
-    return {b["role"]: b for b in bindings}
+    found = []
+    for stack in STACKS:
+        raw = {k.split(":", 1)[1]: v for k, v in stack_config(stack).items() if k.startswith("llm-vault:")}
+        settings = load_settings(raw)
+        found.append(
+            Backend(
+                stack=stack,
+                kind="application",
+                namespace=settings.namespace,
+                path=settings.github.path,
+                bindings={b.role: b for b in settings.github.bindings},
+                policies={p.name: p for p in settings.policies},
+            )
+        )
+        if settings.pipeline is not None:
+            found.append(
+                Backend(
+                    stack=stack,
+                    kind="pipeline",
+                    namespace=None,
+                    path=settings.pipeline.path,
+                    bindings={b.role: b for b in settings.pipeline.bindings},
+                    policies={p.name: p for p in settings.pipeline.policies},
+                )
+            )
+    return tuple(found)
 
 
-def _stack_namespace(stack: str) -> str:
-    return str(_load(toolchain.REPO_ROOT / f"Pulumi.{stack}.yaml")["config"]["llm-vault:namespace"])
+def _pipeline_backend(stack: str) -> Backend:
+    (backend,) = [b for b in _backends() if b.stack == stack and b.kind == "pipeline"]
+    return backend
+
+
+def _login_backend(inputs: dict[str, Any]) -> Backend | None:
+    """The backend a vault-action login reaches: its namespace (none: root) and its path."""
+    namespace = str(inputs.get("namespace") or "").strip("/") or None
+    path = str(inputs.get("path", "jwt")).strip("/")  # vault-action's default path is "jwt"
+    matches = [b for b in _backends() if b.namespace == namespace and b.path == path]
+    assert len(matches) <= 1, f"stacks {[b.stack for b in matches]} declare the same backend {namespace}:{path}"
+    return matches[0] if matches else None
+
+
+def _writes(policy: Policy) -> set[str]:
+    """The paths on which the policy grants a capability that changes something."""
+    paths = set()
+    for block in hcl2.loads(policy.text).get("path", []):
+        for raw_path, body in block.items():
+            if _WRITE_CAPABILITIES & {c.strip('"') for c in body.get("capabilities", [])}:
+                paths.add(raw_path.strip('"'))
+    return paths
 
 
 def _findings(result: subprocess.CompletedProcess[str]) -> str:
@@ -287,7 +372,8 @@ def test_vault_logins_use_github_oidc_with_an_explicit_audience():
         # Only GitHub's OIDC token: no stored Vault token, no GitHub token posing as a JWT.
         assert not {"token", "githubToken", "jwtPrivateKey", "roleId", "secretId"} & set(inputs), where
         assert "GITHUB_TOKEN" not in json.dumps(inputs) and "github.token" not in json.dumps(inputs), where
-        assert inputs.get("namespace"), f"{where}: log in to the stack's namespace"
+        # Explicit, so that the login's backend is read here and never depends on vault-action's default.
+        assert inputs.get("path"), f"{where}: name the auth backend's path"
 
 
 @pytest.mark.parametrize(
@@ -299,41 +385,115 @@ def test_each_pipeline_workflow_logs_in_with_its_own_role(workflow: str, role: s
     assert roles == {role}
 
 
-def _login_cases() -> list[Any]:
-    """One case per (workflow, job, stack) login, with the subject kind GitHub will send."""
+def _login_cases(*, pipeline: bool | None = None, environment: bool | None = None) -> list[Any]:
+    """One case per login and matrix combination: (file, job and login step as that combination runs them).
+
+    ``pipeline``: only this project's workflows (True) or only the application example (False);
+    ``environment``: only jobs that run in a GitHub environment (True) or only jobs that do not.
+    """
     cases = []
     for path, job_id, job, step in _vault_logins():
-        triggers = set(_triggers(_load(path)))
-        for namespace in _matrix_values(job, str(step["with"]["namespace"])):
-            stack = next((s for s in STACKS if _stack_namespace(s) == namespace), None)
-            expected: tuple[str, str | bool]
-            if "environment" in job:
-                expected = ("environment", str(job["environment"]))
-            elif triggers == {"pull_request"}:
-                expected = ("pullRequest", True)
-            else:  # push to main, schedule (runs on the default branch), manual runs checked by Vault
-                expected = ("ref", "refs/heads/main")
-            case_id = f"{path.stem}:{job_id}:{namespace}"
-            cases.append(pytest.param(path, job, step, namespace, stack, expected, id=case_id))
+        if pipeline is not None and (path.parent == WORKFLOW_DIR) != pipeline:
+            continue
+        if environment is not None and ("environment" in job) != environment:
+            continue
+        for combination in _matrix_combinations(job):
+            case_id = ":".join([path.stem, job_id, *combination.values()])
+            cases.append(pytest.param(path, _expand(job, combination), _expand(step, combination), id=case_id))
     return cases
 
 
-@pytest.mark.parametrize(("path", "job", "step", "namespace", "stack", "expected"), _login_cases())
-def test_vault_login_matches_a_binding_of_the_stack(path, job, step, namespace, stack, expected):
-    """The role the job names exists in the stack's config with the subject and audience GitHub sends."""
-    assert stack is not None, f"{_rel(path)} logs in to namespace {namespace!r}, which no Pulumi.<stack>.yaml uses"
-    role = step["with"]["role"]
-    binding = _stack_bindings(stack).get(role)
-    if binding is None:
-        pytest.skip(
-            f"Pulumi.{stack}.yaml binds no role {role!r} yet: the login in {_rel(path)} cannot succeed "
-            f"until a binding with {expected[0]}={expected[1]!r} is added"
+def _expected_context(path: Path, job: dict[str, Any]) -> tuple[str, str | None]:
+    """(binding kind, value) of the subject GitHub sends for this job, as infra.config names them."""
+    if "environment" in job:
+        return ("environment", str(job["environment"]))
+    if set(_triggers(_load(path))) == {"pull_request"}:
+        return ("pull_request", None)
+    # Push to main, schedule (runs on the default branch), and manual runs, whose branch Vault checks.
+    return ("ref", "refs/heads/main")
+
+
+@pytest.mark.parametrize(("path", "job", "step"), _login_cases())
+def test_vault_login_matches_a_binding_of_the_stack(path: Path, job: dict[str, Any], step: dict[str, Any]):
+    """The login reaches a backend some stack declares, whose role takes the subject and audience GitHub sends."""
+    inputs = step["with"]
+    backend = _login_backend(inputs)
+    if backend is None:
+        elsewhere = [b for b in _backends() if b.path == str(inputs.get("path")).strip("/")]
+        hint = (
+            f"; stack {elsewhere[0].stack} declares path {elsewhere[0].path!r} in namespace "
+            f"{elsewhere[0].namespace or '(root)'!r}"
+            if elsewhere
+            else ""
         )
-    selector, value = expected
-    assert binding.get(selector) == value, f"role {role!r} in {stack}: {selector} should be {value!r}"
-    assert binding["audience"] == step["with"]["jwtGithubAudience"], f"role {role!r} in {stack}: audience"
-    if binding.get("runnerEnvironment", "github-hosted") == "github-hosted":
-        assert str(job["runs-on"]).startswith("ubuntu-"), "the role binds runner_environment=github-hosted"
+        pytest.fail(
+            f"{_rel(path)} logs in at namespace {inputs.get('namespace') or '(root)'!r}, path {inputs.get('path')!r}: "
+            f"no Pulumi.<stack>.yaml declares that backend{hint}"
+        )
+    where = f"role {inputs['role']!r} of {backend.kind} backend {backend.path!r} (stack {backend.stack})"
+    binding = backend.bindings.get(inputs["role"])
+    assert binding is not None, f"{where} is not bound: Pulumi.{backend.stack}.yaml binds {sorted(backend.bindings)}"
+
+    kind, value = _expected_context(path, job)
+    assert (binding.kind, binding.value) == (kind, value), f"{where}: GitHub will send a subject of kind {kind}"
+    assert binding.audience == inputs["jwtGithubAudience"], f"{where}: audience"
+    if binding.runner_environment == "github-hosted":
+        assert str(job["runs-on"]).startswith("ubuntu-"), f"{where} binds runner_environment=github-hosted"
+    if binding.job_workflow_ref is not None:
+        # GitHub's job_workflow_ref claim: <owner>/<repo>/<file>@<ref>. Only a workflow that runs on
+        # main alone can match one fixed ref.
+        assert _triggers(_load(path)) == {"push": {"branches": ["main"]}}, f"{where} binds job_workflow_ref"
+        expected_ref = f"{binding.repository}/{_rel(path)}@refs/heads/main"
+        assert binding.job_workflow_ref == expected_ref, f"{where}: job_workflow_ref should be {expected_ref!r}"
+
+    # The token is only good for the stack the login was made for: the step that uses it must
+    # work on that stack (its policies are llm-vault-*-<stack>).
+    for s in _steps(job):
+        if "llm-vault " in s.get("run", ""):
+            assert s.get("env", {}).get("STACK") == backend.stack, f"{_rel(path)}: step {s.get('name')!r}"
+
+
+@pytest.mark.parametrize(("path", "job", "step"), _login_cases(pipeline=True))
+def test_pipeline_logins_are_made_in_the_root_namespace(path: Path, job: dict[str, Any], step: dict[str, Any]):
+    # The pipeline manages the environment's namespace object and the root audit device: a token
+    # from inside the namespace could not even read them.
+    assert "namespace" not in step["with"], f"{_rel(path)}: the pipeline's roles live in the root namespace"
+    pipeline_paths = {b.path for b in _backends() if b.kind == "pipeline"}
+    assert step["with"]["path"] in pipeline_paths, f"{_rel(path)}: log in at one of {sorted(pipeline_paths)}"
+    assert any("llm-vault " in s.get("run", "") for s in _steps(job)), f"{_rel(path)}: a login that runs nothing"
+    # Nor may a later step move the root token into a namespace: the program's namespaces are relative to root.
+    for s in _steps(job):
+        assert not [k for k in s.get("env", {}) if "NAMESPACE" in k], f"{_rel(path)}: step {s.get('name')!r}"
+
+
+@pytest.mark.parametrize(("path", "job", "step"), _login_cases(pipeline=False))
+def test_application_logins_are_made_in_their_environments_namespace(
+    path: Path, job: dict[str, Any], step: dict[str, Any]
+):
+    backend = _login_backend(step["with"])
+    assert backend is not None and backend.kind == "application", f"{_rel(path)}: {backend}"
+    assert backend.namespace, f"{_rel(path)}: the stacks keep applications in a namespace"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_apply_role_is_bound_to_apply_yml_on_main(stack: str):
+    # Without it, any workflow of the repository that names the environment could get the apply token.
+    applies = [b for b in _pipeline_backend(stack).bindings.values() if b.kind == "environment"]
+    assert applies, f"Pulumi.{stack}.yaml binds no environment-bound pipeline role"
+    for binding in applies:
+        expected = f"{binding.repository}/.github/workflows/apply.yml@refs/heads/main"
+        assert binding.job_workflow_ref == expected, f"{binding.role} in {stack}: jobWorkflowRef"
+
+
+@pytest.mark.parametrize(("path", "job", "step"), _login_cases(pipeline=True, environment=False))
+def test_a_pipeline_login_outside_a_github_environment_gets_a_read_only_token(
+    path: Path, job: dict[str, Any], step: dict[str, Any]
+):
+    # Pull requests run the code under review: their token, and the drift check's, may read but not change.
+    backend = _login_backend(step["with"])
+    assert backend is not None and step["with"]["role"] in backend.bindings, "see test_vault_login_matches_a_binding"
+    for name in backend.bindings[step["with"]["role"]].policies:
+        assert _writes(backend.policies[name]) == set(), f"{_rel(path)}: policy {name} can change Vault"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -350,7 +510,8 @@ def test_apply_runs_dev_then_staging_then_prod_each_in_its_environment():
         assert job["environment"] == stack
         assert job["concurrency"] == {"group": f"llm-vault-apply-{stack}", "cancel-in-progress": False}
         (login,) = [s for s in _steps(job) if _action(s) == VAULT_ACTION]
-        assert login["with"]["namespace"] == _stack_namespace(stack)
+        assert "namespace" not in login["with"]
+        assert login["with"]["path"] == _pipeline_backend(stack).path
         (up,) = [s for s in _steps(job) if "llm-vault up" in s.get("run", "")]
         assert up["env"]["STACK"] == stack and '--stack "$STACK"' in up["run"]
 
