@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import os
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from llm_vault import toolchain
+from llm_vault import engine, toolchain
 from llm_vault.stackfiles import stack_config
 
 PROJECT = "llm-vault"
@@ -69,28 +68,10 @@ class StackTarget:
         return values
 
 
-def passphrase(state_dir: Path) -> str:
-    """The state's passphrase: from the environment, else one generated per state folder (0600)."""
-    if os.environ.get("PULUMI_CONFIG_PASSPHRASE"):
-        return os.environ["PULUMI_CONFIG_PASSPHRASE"]
-    path = state_dir / "passphrase"
-    if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
-
-
 def _write_workspace(target: StackTarget) -> None:
     wd = target.workspace_dir
     wd.mkdir(parents=True, exist_ok=True)
-    project = yaml.safe_load((target.source_root / "Pulumi.yaml").read_text())
-    # The program runs inline: `main` and the virtualenv are the CLI's language host's concern,
-    # and relative to the checkout, not to this folder.
-    project.pop("main", None)
-    project["runtime"] = "python"
-    (wd / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    engine.copy_project_file(target.source_root / "Pulumi.yaml", wd / "Pulumi.yaml", target.source_root)
     stack_path = wd / f"Pulumi.{target.stack}.yaml"
     previous = yaml.safe_load(stack_path.read_text()) if stack_path.exists() else {}
     document: dict[str, Any] = {
@@ -107,7 +88,7 @@ def engine_env(target: StackTarget) -> dict[str, str]:
     env = toolchain.engine_env()
     env.update(target.env)
     env["PULUMI_BACKEND_URL"] = target.backend_url
-    env["PULUMI_CONFIG_PASSPHRASE"] = passphrase(target.state_dir)
+    env[engine.PASSPHRASE_ENV] = engine.passphrase(target.state_dir)
     env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
     return env
 
@@ -120,6 +101,7 @@ def open_stack(target: StackTarget, program: Callable[[], None] | None = None) -
     backend_url = target.backend_url
     if backend_url.startswith("file://"):
         Path(backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    engine.trim_recorded_stack_traces()
     _write_workspace(target)
     env = engine_env(target)
     # The provider host is a child of the engine: it must see the same Vault address/token.
@@ -128,7 +110,7 @@ def open_stack(target: StackTarget, program: Callable[[], None] | None = None) -
         work_dir=str(target.workspace_dir),
         env_vars=env,
         secrets_provider="passphrase",
-        pulumi_command=auto.PulumiCommand(root=str(toolchain.pulumi_dir()), skip_version_check=True),
+        pulumi_command=engine.pulumi_command(),
     )
     return auto.create_or_select_stack(
         stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace

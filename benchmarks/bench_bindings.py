@@ -1,0 +1,233 @@
+"""What the engine costs for CI bindings (project issue #5, item 7).
+
+A CI binding is one JWT role and its policy. For N bindings (default N=50 and 500) this
+measures, against a throwaway local OpenBao server:
+
+- the Pulumi engine with the builtin providers: cold ``up``, no-op ``up`` with refresh,
+  no-op ``preview`` with refresh, ``destroy`` (file backend, checkpoints on);
+- the same 2N writes by one ``bao write`` process per object;
+- the same 2N writes by one hvac session;
+
+and prints the figures and their ratios. It asserts nothing.
+
+    .venv/bin/python benchmarks/bench_bindings.py [--n 50 500] [--skip-checkpoints]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import hvac
+import pulumi
+
+from llm_vault import toolchain
+from llm_vault.engine import inline_stack
+from llm_vault.local.server import OpenBaoServer, start_server
+from llm_vault.vault import args as a
+from llm_vault.vault.builtin.backend import BuiltinBackend
+
+AUDIENCE = "https://github.com/acme-ai"
+
+
+def policy_text(i: int) -> str:
+    return f'path "ci/data/app-{i}/*" {{\n  capabilities = ["read"]\n}}\n'
+
+
+def role_fields(i: int) -> dict[str, object]:
+    return {
+        "role_type": "jwt",
+        "bound_audiences": [AUDIENCE],
+        "user_claim": "repository",
+        "bound_subject": f"repo:acme-ai/app-{i}:ref:refs/heads/main",
+        "token_policies": [f"ci-{i}"],
+        "token_ttl": 900,
+        "token_max_ttl": 900,
+    }
+
+
+def prepare_namespace(server: OpenBaoServer, ns: str) -> None:
+    server.client().sys.create_namespace(ns)
+    server.client(namespace=ns).sys.enable_auth_method("jwt", path="jwt")
+
+
+def drop_namespace(server: OpenBaoServer, ns: str) -> None:
+    root = server.client()
+    root.sys.delete_namespace(ns)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            root.adapter.get(f"/v1/sys/namespaces/{ns}")
+        except hvac.exceptions.InvalidPath:
+            return
+        time.sleep(0.2)
+
+
+def quiet(_line: str) -> None:
+    """Engine output is not part of the figures (and would drown them)."""
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def bench_engine(server: OpenBaoServer, n: int, state_root: Path, env: dict[str, str]) -> dict[str, float]:
+    ns = f"bench-engine-{n}-{secrets.token_hex(2)}"
+
+    def program() -> None:
+        backend = BuiltinBackend()
+        namespace = backend.declare("ns", a.NamespaceArgs(path=ns))
+        jwt = backend.declare(
+            "jwt",
+            a.AuthBackendArgs(type="jwt", path="jwt", namespace=ns),
+            pulumi.ResourceOptions(depends_on=[namespace]),
+        )
+        for i in range(n):
+            policy = backend.declare(
+                f"policy-{i}",
+                a.PolicyArgs(name=f"ci-{i}", policy=policy_text(i), namespace=ns),
+                pulumi.ResourceOptions(depends_on=[namespace]),
+            )
+            f = role_fields(i)
+            backend.declare(
+                f"role-{i}",
+                a.JwtAuthRoleArgs(
+                    backend="jwt",
+                    role_name=f"ci-{i}",
+                    bound_audiences=(AUDIENCE,),
+                    user_claim=str(f["user_claim"]),
+                    bound_subject=str(f["bound_subject"]),
+                    token_policies=(f"ci-{i}",),
+                    token_ttl=900,
+                    token_max_ttl=900,
+                    namespace=ns,
+                ),
+                pulumi.ResourceOptions(depends_on=[jwt, policy]),
+            )
+
+    stack = inline_stack(
+        f"bench-{n}",
+        program,
+        state_dir=state_root / f"engine-{n}",
+        config={"vault:address": (server.address, False), "vault:token": (server.root_token, True)},
+        env=env,
+    )
+    figures: dict[str, float] = {}
+    try:
+        figures["engine cold up"] = timed(lambda: stack.up(on_output=quiet))
+        figures["engine no-op up --refresh"] = timed(lambda: stack.up(refresh=True, on_output=quiet))
+        figures["engine no-op preview --refresh"] = timed(lambda: stack.preview(refresh=True, on_output=quiet))
+        figures["engine destroy"] = timed(lambda: stack.destroy(on_output=quiet))
+    finally:
+        stack.workspace.remove_stack(stack.name, force=True)
+        drop_namespace(server, ns)
+    return figures
+
+
+def bench_cli(server: OpenBaoServer, n: int, work: Path) -> float:
+    ns = f"bench-cli-{n}-{secrets.token_hex(2)}"
+    prepare_namespace(server, ns)
+    env = {**os.environ, "BAO_ADDR": server.address, "BAO_TOKEN": server.root_token, "BAO_NAMESPACE": ns}
+    bao = str(toolchain.bao_bin())
+    files = []
+    for i in range(n):
+        path = work / f"ci-{i}.hcl"
+        path.write_text(policy_text(i))
+        files.append(path)
+
+    def run() -> None:
+        for i in range(n):
+            subprocess.run(
+                [bao, "write", f"sys/policies/acl/ci-{i}", f"policy=@{files[i]}"],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            f = role_fields(i)
+            subprocess.run(
+                [
+                    bao,
+                    "write",
+                    f"auth/jwt/role/ci-{i}",
+                    "role_type=jwt",
+                    f"bound_audiences={AUDIENCE}",
+                    f"user_claim={f['user_claim']}",
+                    f"bound_subject={f['bound_subject']}",
+                    f"token_policies=ci-{i}",
+                    "token_ttl=900",
+                    "token_max_ttl=900",
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+
+    try:
+        return timed(run)
+    finally:
+        drop_namespace(server, ns)
+
+
+def bench_hvac(server: OpenBaoServer, n: int) -> float:
+    ns = f"bench-hvac-{n}-{secrets.token_hex(2)}"
+    prepare_namespace(server, ns)
+    client = server.client(namespace=ns)
+
+    def run() -> None:
+        for i in range(n):
+            client.sys.create_or_update_acl_policy(f"ci-{i}", policy_text(i))
+            client.adapter.post(f"/v1/auth/jwt/role/ci-{i}", json=role_fields(i))
+
+    try:
+        return timed(run)
+    finally:
+        drop_namespace(server, ns)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[50, 500], help="binding counts (default: 50 500)")
+    parser.add_argument(
+        "--skip-checkpoints", action="store_true", help="PULUMI_SKIP_CHECKPOINTS=true (no crash safety)"
+    )
+    options = parser.parse_args(argv)
+    env = {"PULUMI_SKIP_CHECKPOINTS": "true"} if options.skip_checkpoints else {}
+
+    with tempfile.TemporaryDirectory(prefix="bench-bindings-") as tmp:
+        root = Path(tmp)
+        server = start_server("dev", workdir=root / "server")
+        print(f"server: OpenBao {toolchain.OPENBAO_VERSION} dev mode, {server.runtime}, {server.address}")
+        print(
+            f"engine: pulumi {toolchain.PULUMI_VERSION}, file backend, checkpoints "
+            f"{'OFF' if options.skip_checkpoints else 'on'}; {os.cpu_count()} CPUs"
+        )
+        try:
+            for n in options.n:
+                writes = 2 * n
+                print(f"\nN={n} bindings ({writes} objects: {n} JWT roles + {n} policies; engine: +2 resources)")
+                engine = bench_engine(server, n, root, env)
+                (root / f"cli-{n}").mkdir()
+                cli = bench_cli(server, n, root / f"cli-{n}")
+                direct = bench_hvac(server, n)
+                rows = [*engine.items(), ("bao write, one process per object", cli), ("hvac, one session", direct)]
+                for label, seconds in rows:
+                    print(
+                        f"  {label:<36} {seconds:8.2f} s  {1000 * seconds / writes:7.1f} ms/object"
+                        f"  x{seconds / direct:6.1f} hvac  x{seconds / cli:5.2f} bao-cli"
+                    )
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""Connection to Vault/OpenBao for the dynamic providers, resolved at operation time.
+
+The providers are pickled into Pulumi state, so they hold nothing: address, token and root
+namespace come from the stack config the engine hands to ``ResourceProvider.configure`` (the
+keys the official provider reads: ``vault:address``, ``vault:token``, ``vault:namespace``,
+``vault:skipTlsVerify``, ``vault:caCertFile``), else from the environment (``VAULT_*``, then
+``BAO_*``), and live only in this module of the provider host process. One
+``requests.Session`` per process pools the connections of all resources.
+
+Every call goes through ``Api``: transient failures (connection refused, 500/502/503 —
+sealed or standby — 429) are retried with a short bounded backoff, and any failure that is
+left is raised as ``VaultObjectError`` naming the object, the request and the server's message.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import hvac
+import hvac.exceptions
+import requests
+
+ADOPT_KEY = "llm-vault:adopt"
+REQUEST_TIMEOUT_SECONDS = 10
+# Backoff between attempts: about 4 s in all, enough for a restart or a leader election to
+# pass without turning a real outage into minutes of waiting per resource.
+RETRY_DELAYS_SECONDS = (0.25, 0.5, 1.0, 2.0)
+
+_ENV = {
+    "address": ("VAULT_ADDR", "BAO_ADDR"),
+    "token": ("VAULT_TOKEN", "BAO_TOKEN"),
+    "namespace": ("VAULT_NAMESPACE", "BAO_NAMESPACE"),
+    "skip_verify": ("VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"),
+    "ca_cert": ("VAULT_CACERT", "BAO_CACERT"),
+}
+_CONFIG_KEYS = {
+    "address": "vault:address",
+    "token": "vault:token",
+    "namespace": "vault:namespace",
+    "skip_verify": "vault:skipTlsVerify",
+    "ca_cert": "vault:caCertFile",
+}
+
+# Stack config as received by configure(): module state of the provider host, never pickled.
+_stack_config: dict[str, Any] = {}
+# One pooled session per TLS verification setting (in practice: one per process).
+_sessions: dict[bool | str, requests.Session] = {}
+_session_lock = threading.Lock()
+
+T = TypeVar("T")
+
+
+class VaultObjectError(Exception):
+    """A Vault request for one declared object failed; the message names object, request and cause."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause  # the hvac/requests exception, for callers that branch on the status
+
+
+class ConnectionConfigError(VaultObjectError):
+    """No address or no token could be found."""
+
+
+def configure(config: Any) -> None:
+    """Keep the stack config the engine passed (a ``pulumi.dynamic.Config``) for later calls."""
+    raw = getattr(config, "_props", None)
+    if raw is None and isinstance(config, Mapping):
+        raw = config
+    global _stack_config
+    # One assignment, not clear()+update(): the host serves resources from several threads.
+    _stack_config = dict(raw or {})
+
+
+def _setting(name: str) -> str | None:
+    value = _stack_config.get(_CONFIG_KEYS[name])
+    if value not in (None, ""):
+        return str(value)
+    for var in _ENV[name]:
+        if os.environ.get(var):
+            return os.environ[var]
+    return None
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def root_namespace() -> str | None:
+    """The namespace every record's ``namespace`` is relative to (None: the server's root)."""
+    return _setting("namespace")
+
+
+def join_namespace(*parts: str | None) -> str | None:
+    """``join_namespace("admin", "dev/team") == "admin/dev/team"``; None for the root namespace."""
+    segments = [p.strip("/") for p in parts if p and p.strip("/")]
+    return "/".join(segments) or None
+
+
+@dataclass(frozen=True)
+class Where:
+    """What a request is about, for error messages: ``vault Policy 'ci' in namespace 'dev'``."""
+
+    kind: str
+    name: str
+    namespace: str | None
+
+    def __str__(self) -> str:
+        ns = f" in namespace {self.namespace!r}" if self.namespace else " in the root namespace"
+        return f"vault {self.kind} {self.name!r}{ns}"
+
+
+def _get_session(verify: bool | str) -> requests.Session:
+    # hvac lets a given session's `verify` override the one passed to it when it is truthy
+    # (hvac#991), so the setting lives on the session itself.
+    with _session_lock:
+        if verify not in _sessions:
+            session = requests.Session()
+            session.verify = verify
+            _sessions[verify] = session
+        return _sessions[verify]
+
+
+_STATUS = {
+    hvac.exceptions.InvalidRequest: "400 Bad Request",
+    hvac.exceptions.Unauthorized: "401 Unauthorized",
+    hvac.exceptions.Forbidden: "403 Forbidden",
+    hvac.exceptions.InvalidPath: "404 Not Found",
+    hvac.exceptions.RateLimitExceeded: "429 Too Many Requests",
+    hvac.exceptions.InternalServerError: "500 Internal Server Error",
+    hvac.exceptions.VaultNotInitialized: "501 Not Initialized",
+    hvac.exceptions.BadGateway: "502 Bad Gateway",
+    hvac.exceptions.VaultDown: "503 Unavailable (sealed or standby)",
+}
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    hvac.exceptions.InternalServerError,
+    hvac.exceptions.BadGateway,
+    hvac.exceptions.VaultDown,
+    hvac.exceptions.RateLimitExceeded,
+)
+
+
+_MULTIERROR = re.compile(r"^\d+ errors? occurred:\s*")
+
+
+def _one_line(message: str) -> str:
+    """Go's multierror text ("1 error occurred:\n\t* permission denied\n\n") on one line."""
+    message = _MULTIERROR.sub("", message.strip())
+    items = [item.strip() for item in re.split(r"\s*\n\s*\*\s*|^\*\s*", message) if item.strip()]
+    return "; ".join(items) if items else message
+
+
+def describe(exc: BaseException) -> str:
+    """The server's own words (no URL: it is in the request part of our message already)."""
+    if isinstance(exc, hvac.exceptions.VaultError):
+        status = _STATUS.get(type(exc), "unexpected status")
+        errors = exc.errors if isinstance(exc.errors, list) else ([exc.errors] if exc.errors else [])
+        message = "; ".join(_one_line(str(e)) for e in errors)
+        if not message and exc.args and exc.args[0]:
+            message = _one_line(str(exc.args[0]))
+        return f"{status}: {message}" if message else status
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"cannot connect: {exc.__class__.__name__}"
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+class Api:
+    """Requests to one Vault namespace on behalf of one declared object."""
+
+    def __init__(self, where: Where, namespace: str | None) -> None:
+        address = _setting("address")
+        token = _setting("token")
+        if not address:
+            raise ConnectionConfigError(
+                f"{where}: no Vault address; set the `vault:address` stack config key or VAULT_ADDR"
+            )
+        if not token:
+            raise ConnectionConfigError(f"{where}: no Vault token; set `vault:token` (as a secret) or VAULT_TOKEN")
+        verify: bool | str = True
+        if _truthy(_setting("skip_verify")):
+            verify = False
+        elif _setting("ca_cert"):
+            verify = str(_setting("ca_cert"))
+        self.where = where
+        self.namespace = join_namespace(root_namespace(), namespace)
+        self._client = hvac.Client(
+            url=address.rstrip("/"),
+            token=token,
+            namespace=self.namespace,
+            verify=verify,
+            timeout=REQUEST_TIMEOUT_SECONDS,
+            session=_get_session(verify),
+        )
+
+    def _call(self, method: str, path: str, fn: Callable[[], T]) -> T:
+        for delay in (*RETRY_DELAYS_SECONDS, None):
+            try:
+                return fn()
+            except _TRANSIENT as exc:
+                if delay is None:
+                    raise VaultObjectError(
+                        f"{self.where}: {method} /v1/{path} failed after {len(RETRY_DELAYS_SECONDS) + 1} "
+                        f"attempts: {describe(exc)}",
+                        exc,
+                    ) from None
+                time.sleep(delay)
+            except hvac.exceptions.VaultError as exc:
+                raise self.error(method, path, exc) from None
+        raise AssertionError("unreachable")
+
+    def error(self, method: str, path: str, exc: BaseException) -> VaultObjectError:
+        return VaultObjectError(f"{self.where}: {method} /v1/{path} failed: {describe(exc)}", exc)
+
+    def read(self, path: str, missing: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """GET; the response's ``data``, or None when the object is gone.
+
+        Gone is a 404 (the object, its mount or its namespace), or a 400 whose message starts
+        with one of ``missing`` (``sys/mounts/:path`` answers a missing mount with a 400).
+        """
+        try:
+            response = self._call("GET", path, lambda: self._client.adapter.get(f"/v1/{path}"))
+        except VaultObjectError as exc:
+            if isinstance(exc.cause, hvac.exceptions.InvalidPath):
+                return None
+            message = describe(exc.cause).partition(": ")[2] if exc.cause else ""
+            if isinstance(exc.cause, hvac.exceptions.InvalidRequest) and message.startswith(missing):
+                return None
+            raise
+        if not isinstance(response, dict):
+            return {}
+        data = response.get("data")
+        return data if isinstance(data, dict) else response
+
+    def write(self, path: str, data: Mapping[str, Any], method: str = "POST") -> Any:
+        send = self._client.adapter.put if method == "PUT" else self._client.adapter.post
+        return self._call(method, path, lambda: send(f"/v1/{path}", json=dict(data)))
+
+    def delete(self, path: str) -> None:
+        """DELETE; a 404 (already gone, or its mount or namespace gone) counts as done."""
+        try:
+            self._call("DELETE", path, lambda: self._client.adapter.delete(f"/v1/{path}"))
+        except VaultObjectError as exc:
+            if not isinstance(exc.cause, hvac.exceptions.InvalidPath):
+                raise
+
+
+def adopt_patterns() -> list[str]:
+    """The ``llm-vault:adopt`` list: a YAML list in the stack file arrives as a JSON string."""
+    raw = _stack_config.get(ADOPT_KEY)
+    if raw in (None, ""):
+        return []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raw = [raw]  # a single entry set with `pulumi config set llm-vault:adopt policy:ci`
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise VaultObjectError(f"`{ADOPT_KEY}` must be a list of strings like 'policy:dev:ci'")
+    return [str(p) for p in raw]
+
+
+def adoption_key(kind: str, namespace: str | None, path: str) -> str:
+    """How an object is named under ``llm-vault:adopt``: ``<kind>:<path>`` in the root namespace,
+    ``<kind>:<namespace>:<path>`` elsewhere (namespace relative to ``vault:namespace``)."""
+    ns = join_namespace(namespace)
+    return f"{kind}:{ns}:{path}" if ns else f"{kind}:{path}"
+
+
+def is_adopted(key: str) -> bool:
+    # fnmatch: an entry may be a glob ("policy:dev:*"); still an explicit, reviewed opt-in.
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in adopt_patterns())

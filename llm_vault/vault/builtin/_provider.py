@@ -1,0 +1,305 @@
+"""What every builtin provider shares: typed props, diff, adoption, and the CRUD plumbing.
+
+A concrete provider names its record type and says four things about its Vault object:
+where it is (``object_path``), what the server holds (``fetch``), how to make the server
+match the declaration (``write``) and how to remove it (``remove``). This module turns that
+into Pulumi's create/read/diff/update/delete with these rules:
+
+- props and outs are the record's fields (``args.as_props``), nothing else: no token, no
+  address, nothing the server computes;
+- ``read`` reports the server's values in the declared shape; a value the server normalised
+  (ordering, case, ``default-service`` for ``default``) is reported as declared, so a refresh of
+  an untouched object changes nothing and a second ``up`` is 0 changes;
+- ``diff`` compares canonical forms (tuples are sets: Vault keeps policies, audiences and CIDRs
+  as sets) and asks for a delete-before-replace where Vault cannot update in place;
+- ``create`` refuses to take over an object that already exists unless the stack config lists
+  it under ``llm-vault:adopt``; a listed object is updated in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from functools import cache
+from typing import Any, ClassVar, Generic, TypeVar
+
+import pulumi
+import pulumi.dynamic as dyn
+from pulumi.runtime import rpc
+
+from llm_vault.vault.args import as_props
+from llm_vault.vault.builtin import _client
+from llm_vault.vault.builtin._client import Api, VaultObjectError, Where
+
+A = TypeVar("A")
+
+PROVIDER_KEY = "__provider"
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce_value(hint: Any, value: Any) -> Any:
+    """One prop as the record's field type (the engine hands numbers back as floats)."""
+    origin = typing.get_origin(hint)
+    if value is None:  # the server's null for an unset field
+        return {int: 0, bool: False, str: ""}.get(hint, () if origin is tuple else {} if origin is dict else None)
+    if hint is int:
+        return int(value)
+    if hint is bool:
+        return bool(value)
+    if hint is str:
+        return str(value)
+    if origin is tuple:
+        return tuple(str(v) for v in (value or ()))
+    if origin is dict:
+        return {str(k): str(v) for k, v in (value or {}).items()}
+    if type(None) in typing.get_args(hint):  # str | None
+        return None if value in (None, "") else str(value)
+    return value
+
+
+def coerce(cls: type[A], props: dict[str, Any]) -> A:
+    """The record for ``props``; absent (or null) fields take the record's defaults."""
+    hints = _hints(typing.cast(type, cls))
+    values = {
+        f.name: _coerce_value(hints[f.name], props[f.name])
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if props.get(f.name) is not None
+    }
+    return cls(**values)
+
+
+def seconds(value: Any) -> int:
+    """A duration as Vault reports it (int seconds, or a Go duration like ``1h0m30s``) in seconds."""
+    if value in (None, ""):
+        return 0
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 0.000001, "µs": 0.000001, "ns": 1e-9}
+    total = 0.0
+    number = ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isdigit() or ch == ".":
+            number += ch
+            i += 1
+            continue
+        unit = ch
+        if text[i : i + 2] in ("ms", "us", "µs", "ns"):
+            unit = text[i : i + 2]
+        if unit not in units or not number:
+            raise ValueError(f"not a duration: {value!r}")
+        total += float(number) * units[unit]
+        number = ""
+        i += len(unit)
+    if number:  # a bare trailing number: seconds
+        total += float(number)
+    return round(total)
+
+
+class VaultProvider(dyn.ResourceProvider, Generic[A]):
+    """Base of the builtin providers. Holds no state: it is pickled into the Pulumi state."""
+
+    # The pickled provider is a reference to this class (its module is importable) and holds
+    # no secret, so it need not be encrypted: that keeps state small and the check that no
+    # token reaches the state meaningful.
+    serialize_as_secret_always = False
+
+    args_type: ClassVar[type]
+    kind: ClassVar[str]  # for messages, the pulumi-vault resource name: "Policy"
+    adopt_kind: ClassVar[str]  # first part of the `llm-vault:adopt` key: "policy"
+    replace_on: ClassVar[frozenset[str]] = frozenset({"namespace"})
+
+    # --- what a concrete provider says about its object -------------------------------------
+
+    def object_path(self, args: A) -> str:
+        """The object's path inside its namespace, as named in messages and adopt keys."""
+        raise NotImplementedError
+
+    def fetch(self, api: Api, args: A) -> dict[str, Any] | None:
+        """The server's values of the record's fields (absent ones: as declared); None if gone."""
+        raise NotImplementedError
+
+    def write(self, api: Api, args: A, current: A | None) -> None:
+        """Make the server hold ``args``. ``current``: what is there (None when creating anew)."""
+        raise NotImplementedError
+
+    def remove(self, api: Api, args: A) -> None:
+        """Delete the object; it being gone already is success."""
+        raise NotImplementedError
+
+    def occupied(self, live: dict[str, Any]) -> bool:
+        """Whether what ``fetch`` found counts as an existing object that someone else may own."""
+        return True
+
+    def check_adoptable(self, args: A, current: A) -> None:
+        """Raise when an existing object cannot become the declared one in place."""
+
+    def validate(self, args: A) -> list[tuple[str, str]]:
+        """Declarations the server would accept but not honour: (field, reason) for each."""
+        return []
+
+    def canonical(self, field: str, value: Any) -> Any:
+        """The form in which the server's and the declared value are compared."""
+        if isinstance(value, (tuple, list)):
+            return frozenset(value)
+        if isinstance(value, dict):
+            return tuple(sorted(value.items()))
+        return value
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def where(self, args: A) -> Where:
+        # Messages name the namespace as the server knows it (under `vault:namespace`).
+        namespace = _client.join_namespace(_client.root_namespace(), getattr(args, "namespace", None))
+        return Where(self.kind, self.object_path(args), namespace)
+
+    def adoption_key(self, args: A) -> str:
+        return _client.adoption_key(self.adopt_kind, getattr(args, "namespace", None), self.object_path(args))
+
+    def api(self, args: A) -> Api:
+        return Api(self.where(args), getattr(args, "namespace", None))
+
+    def record(self, props: dict[str, Any]) -> A:
+        return typing.cast(A, coerce(self.args_type, {k: v for k, v in props.items() if k != PROVIDER_KEY}))
+
+    def outs(self, args: A) -> dict[str, Any]:
+        # None (namespace: root) is left out, as the engine leaves it out of the inputs.
+        return {k: v for k, v in as_props(args).items() if v is not None}
+
+    def configure(self, req: dyn.ConfigureRequest) -> None:
+        _client.configure(req.config)
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
+        if any(v == rpc.UNKNOWN or _contains_unknown(v) for v in news.values()):
+            return dyn.CheckResult(news, [])  # preview with computed inputs: checked at apply time
+        failures = [dyn.CheckFailure(f, reason) for f, reason in self.validate(self.record(news))]
+        return dyn.CheckResult(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
+        # A value computed by another resource is unknown during preview: assume it changes.
+        unknown = {k for k, v in news.items() if v == rpc.UNKNOWN or _contains_unknown(v)}
+        old_args = self.record(olds)
+        # (an unknown field takes its old value only so that the record can be built)
+        new_args = self.record({k: (olds.get(k) if k in unknown else v) for k, v in news.items()})
+        changed = [
+            f.name
+            for f in dataclasses.fields(self.args_type)
+            if f.name in unknown
+            or self.canonical(f.name, getattr(old_args, f.name)) != self.canonical(f.name, getattr(new_args, f.name))
+        ]
+        replaces = [f for f in changed if f in self.replace_on]
+        # delete_before_replace: the replacement has the same name inside Vault, so a
+        # create-before-delete would delete what it just created (pulumi/pulumi#9881).
+        return dyn.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=bool(replaces) or None)
+
+    def create(self, props: dict[str, Any]) -> dyn.CreateResult:
+        args = self.record(props)
+        api = self.api(args)
+        live = self.fetch(api, args)
+        current: A | None = None
+        if live is not None and self.occupied(live):
+            key = self.adoption_key(args)
+            if not _client.is_adopted(key):
+                raise VaultObjectError(
+                    f"{self.where(args)} already exists and this stack did not create it. Pulumi's "
+                    f"dynamic providers cannot `import`; to take it over (it is then updated in place "
+                    f"to the declared values), list {key!r} under the `{_client.ADOPT_KEY}` stack "
+                    f"config key, or remove the existing object"
+                )
+            current = self.merged(args, live)
+            self.check_adoptable(args, current)
+        self.write(api, args, current)
+        return dyn.CreateResult(id_=self.adoption_key(args), outs=self.outs(args))
+
+    def merged(self, declared: A, live: dict[str, Any]) -> A:
+        """The live object as a record: each field as declared when the server's value means the
+        same (canonically), else the server's value."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(self.args_type):
+            mine = getattr(declared, f.name)
+            if f.name not in live:
+                values[f.name] = mine
+                continue
+            theirs = _coerce_value(_hints(self.args_type)[f.name], live[f.name])
+            same = self.canonical(f.name, theirs) == self.canonical(f.name, mine)
+            values[f.name] = mine if same else theirs
+        return typing.cast(A, self.args_type(**values))
+
+    def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
+        args = self.record(props)
+        live = self.fetch(self.api(args), args)
+        if live is None:
+            # Gone: an empty id drops it from the state and the next up creates it again.
+            return dyn.ReadResult(None, {})
+        return dyn.ReadResult(id_, self.outs(self.merged(args, live)))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
+        args = self.record(news)
+        self.write(self.api(args), args, self.record(olds))
+        return dyn.UpdateResult(outs=self.outs(args))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        args = self.record(props)
+        self.remove(self.api(args), args)
+
+
+def _contains_unknown(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_contains_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(v == rpc.UNKNOWN or _contains_unknown(v) for v in value)
+    return False
+
+
+class EndpointProvider(VaultProvider[A]):
+    """An object that is one API path: GET returns its fields, POST writes them all, DELETE removes it.
+
+    The fields written are the record's fields minus ``identity`` (those in the path) and
+    ``namespace``; durations the server reports as Go strings are listed in ``durations``.
+    """
+
+    identity: ClassVar[frozenset[str]] = frozenset()
+    durations: ClassVar[frozenset[str]] = frozenset()
+
+    def api_path(self, args: A) -> str:
+        raise NotImplementedError
+
+    def body_fields(self) -> list[str]:
+        skip = self.identity | {"namespace"}
+        return [f.name for f in dataclasses.fields(self.args_type) if f.name not in skip]
+
+    def body(self, args: A) -> dict[str, Any]:
+        props = as_props(args)
+        return {f: props[f] for f in self.body_fields()}
+
+    def fetch(self, api: Api, args: A) -> dict[str, Any] | None:
+        data = api.read(self.api_path(args))
+        if data is None:
+            return None
+        return {f: seconds(data[f]) if f in self.durations else data[f] for f in self.body_fields() if f in data}
+
+    def write(self, api: Api, args: A, current: A | None) -> None:
+        api.write(self.api_path(args), self.body(args))
+
+    def remove(self, api: Api, args: A) -> None:
+        api.delete(self.api_path(args))
+
+
+class VaultResource(dyn.Resource):
+    """A Vault object declared from its record. Subclasses name their provider."""
+
+    provider_type: ClassVar[type[VaultProvider[Any]]]
+
+    def __init__(self, resource_name: str, args: Any, opts: pulumi.ResourceOptions | None = None) -> None:
+        expected = self.provider_type.args_type
+        if not isinstance(args, expected):
+            raise TypeError(f"{type(self).__name__} takes {expected.__name__}, not {type(args).__name__}")
+        super().__init__(self.provider_type(), resource_name, as_props(args), opts)

@@ -1,0 +1,76 @@
+"""KV version 2 settings: engine config (/v1/:mount/config) and per-secret metadata
+(/v1/:mount/metadata/:name). Never a secret's value.
+
+https://openbao.org/api-docs/secret/kv/kv-v2/
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hvac.exceptions
+
+from llm_vault.vault.args import KvMetadataArgs, KvV2ConfigArgs
+from llm_vault.vault.builtin._client import Api, VaultObjectError
+from llm_vault.vault.builtin._provider import EndpointProvider, VaultResource
+
+_DEFAULTS = {"max_versions": 0, "cas_required": False, "delete_version_after": 0}
+
+
+class KvV2ConfigProvider(EndpointProvider[KvV2ConfigArgs]):
+    """The engine-wide settings of a kv-v2 mount: a part of the mount, adopted with it
+    (`mount:<ns>:<path>`). Deleting it puts Vault's defaults back."""
+
+    args_type = KvV2ConfigArgs
+    kind = "KvV2Config"
+    adopt_kind = "mount"
+    identity = frozenset({"mount"})
+    durations = frozenset({"delete_version_after"})
+    replace_on = frozenset({"mount", "namespace"})
+
+    def object_path(self, args: KvV2ConfigArgs) -> str:
+        return args.mount.strip("/")
+
+    def api_path(self, args: KvV2ConfigArgs) -> str:
+        return f"{self.object_path(args)}/config"
+
+    def occupied(self, live: dict[str, Any]) -> bool:
+        # Every kv-v2 mount has a config; only one someone changed is theirs to keep.
+        return any(live.get(k, v) != v for k, v in _DEFAULTS.items())
+
+    def remove(self, api: Api, args: KvV2ConfigArgs) -> None:
+        try:
+            api.write(self.api_path(args), _DEFAULTS)
+        except VaultObjectError as exc:
+            if not isinstance(exc.cause, hvac.exceptions.InvalidPath):
+                raise  # (a 404: the mount or its namespace is gone, and its config with it)
+
+
+class KvMetadataProvider(EndpointProvider[KvMetadataArgs]):
+    """Metadata of one secret path. Deleting it deletes the secret with all its versions (that
+    is what DELETE .../metadata/:name does); the mount's deletion does so as well."""
+
+    args_type = KvMetadataArgs
+    kind = "KvMetadata"
+    adopt_kind = "kv-metadata"
+    identity = frozenset({"mount", "name"})
+    durations = frozenset({"delete_version_after"})
+    replace_on = frozenset({"mount", "name", "namespace"})
+
+    def object_path(self, args: KvMetadataArgs) -> str:
+        return f"{args.mount.strip('/')}/{args.name.strip('/')}"
+
+    def api_path(self, args: KvMetadataArgs) -> str:
+        return f"{args.mount.strip('/')}/metadata/{args.name.strip('/')}"
+
+
+class KvV2Config(VaultResource, module="vault", name="KvV2Config"):
+    """pulumi-vault: vault.kv.SecretBackendV2."""
+
+    provider_type = KvV2ConfigProvider
+
+
+class KvMetadata(VaultResource, module="vault", name="KvMetadata"):
+    """pulumi-vault: vault.kv.SecretV2's metadata part (custom_metadata, max_versions, ...)."""
+
+    provider_type = KvMetadataProvider
