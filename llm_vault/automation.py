@@ -50,7 +50,8 @@ class StackTarget:
     stack: str
     state_dir: Path = field(default_factory=default_state_dir)
     overrides: dict[str, Any] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)  # extra env for engine and provider host
+    # Extra env for the engine and the provider host (VAULT_TOKEN among it): never in a repr.
+    env: dict[str, str] = field(default_factory=dict, repr=False)
     source_root: Path = toolchain.REPO_ROOT
 
     @property
@@ -103,9 +104,7 @@ def open_stack(target: StackTarget, program: Callable[[], None] | None = None) -
         Path(backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     engine.trim_recorded_stack_traces()
     _write_workspace(target)
-    env = engine_env(target)
-    # The provider host is a child of the engine: it must see the same Vault address/token.
-    os.environ.update({k: v for k, v in env.items() if k.startswith(("VAULT_", "BAO_"))})
+    env = engine_env(target)  # the provider host is the engine's child and inherits it
     workspace = auto.LocalWorkspaceOptions(
         work_dir=str(target.workspace_dir),
         env_vars=env,

@@ -110,7 +110,14 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     if not args.yes:
         raise SystemExit("error: destroy deletes the stack's objects from the server; pass --yes to confirm")
     target = _target(args.stack, args)
-    preflight(target)
+    settings = preflight(target)
+    if settings.protect:
+        # The engine would delete every unprotected object before refusing the protected ones:
+        # policies, roles and auth methods gone, a half-destroyed environment. Refuse up front.
+        raise SystemExit(
+            f"error: stack {args.stack} sets llm-vault:protect: true; set it to false and run "
+            f"`llm-vault up --stack {args.stack}` first, on purpose, then destroy"
+        )
     stack = automation.open_stack(target)
     stack.refresh(on_output=_print)
     stack.destroy(on_output=_print)

@@ -8,6 +8,7 @@ config or guardrail error that stopped the preview.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -25,7 +26,10 @@ DATA_HOLDING = ("Namespace", "Mount", "namespace", "mount")
 # The engine's marker for a secret value in event payloads.
 _SECRET_SIG, _SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
 DESTRUCTIVE_OPS = {"delete", "replace", "create-replacement", "delete-replaced", "discard", "discard-replaced"}
-NO_CHANGE_OPS = {"same", "read", "refresh"}
+NO_CHANGE_OPS = {"same", "read"}
+# Steps that are not objects of ours: the stack itself, and the default provider (which any
+# config change "updates" because it receives the whole stack config).
+_NOT_OURS = ("pulumi:pulumi:Stack", "pulumi:providers:")
 
 
 @dataclass
@@ -93,13 +97,15 @@ def collect_preview(
         pre = event.resource_pre_event
         if pre is not None and pre.metadata is not None:
             meta = pre.metadata
-            if meta.type == "pulumi:pulumi:Stack" and meta.op in NO_CHANGE_OPS:
-                return
             op = meta.op.value if hasattr(meta.op, "value") else str(meta.op)
+            # A refresh step precedes each resource's real step: count the real one only.
+            if op == "refresh" or meta.type.startswith(_NOT_OURS):
+                return
             preview.counts[op] += 1
             if op in NO_CHANGE_OPS:
                 return
-            old = (meta.old.inputs if meta.old else None) or {}
+            # Before: what the server holds (refreshed outputs); after: what the stack declares.
+            old = ((meta.old.outputs or meta.old.inputs) if meta.old else None) or {}
             new = (meta.new.inputs if meta.new else None) or {}
             replace_keys = [
                 k for k, d in (meta.detailed_diff or {}).items() if "replace" in str(d.diff_kind.value).lower()
@@ -141,10 +147,22 @@ def _first_error_line(text: str) -> str:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, str):
-        text = value if len(value) <= 120 else value[:117] + "..."
-        return json.dumps(text)
-    return json.dumps(value, sort_keys=True, default=str)
+    return json.dumps(value, sort_keys=True, default=str).replace("|", "\\|")
+
+
+def _cells(before: Any, after: Any, *, has_before: bool, has_after: bool) -> tuple[str, str]:
+    """Table cells; a multi-line text (a policy) shows the lines removed and added, in full."""
+    if isinstance(before, str) and isinstance(after, str) and "\n" in before + after:
+        old, new = before.splitlines(), after.splitlines()
+        diff = list(difflib.ndiff(old, new))
+        removed = [line[2:] for line in diff if line.startswith("- ")]
+        added = [line[2:] for line in diff if line.startswith("+ ")]
+
+        def block(lines: list[str]) -> str:
+            return "<br>".join(f"`{ln}`" if ln.strip() else "" for ln in lines).replace("|", "\\|") or "(no lines)"
+
+        return block(removed), block(added)
+    return (_fmt(before) if has_before else "", _fmt(after) if has_after else "")
 
 
 def render_markdown(preview: Preview) -> str:
@@ -155,7 +173,7 @@ def render_markdown(preview: Preview) -> str:
         lines += [f"> {line}" for e in preview.errors for line in e.splitlines()]
         lines.append("")
     for c in preview.flagged:
-        what = "protected" if c.protected else "holds secrets"
+        what = "is protected" if c.protected else "holds secrets"
         lines += [
             "> [!WARNING]",
             f"> **{c.op}** of `{c.name}` ({c.type}), which {what}."
@@ -170,15 +188,19 @@ def render_markdown(preview: Preview) -> str:
         unchanged = sum(n for op, n in preview.counts.items() if op in NO_CHANGE_OPS)
         lines.append(f"**{summary}**" + (f", {unchanged} unchanged" if unchanged else ""))
     for c in preview.changes:
+        # Masked here too: a Preview may be built by other code than collect_preview.
+        old, new = _mask(c.old), _mask(c.new)
         lines += ["", f"### {c.op} `{c.name}` ({c.type})"]
-        keys = c.diffs or sorted(set(c.old) | set(c.new) - {"__provider"})
         if c.op in ("create", "delete"):
-            props = c.new if c.op == "create" else c.old
-            keys = sorted(k for k in props if k != "__provider")
-        rows = [
-            f"| `{k}` | {_fmt(c.old.get(k)) if k in c.old else ''} | {_fmt(c.new.get(k)) if k in c.new else ''} |"
-            for k in keys
-        ]
+            keys = sorted(k for k in (new if c.op == "create" else old) if k != "__provider")
+        else:
+            keys = [k for k in c.diffs if k != "__provider"] or sorted(
+                k for k in set(old) | set(new) if k != "__provider" and old.get(k) != new.get(k)
+            )
+        rows = []
+        for k in keys:
+            before, after = _cells(old.get(k), new.get(k), has_before=k in old, has_after=k in new)
+            rows.append(f"| `{k}` | {before} | {after} |")
         if rows:
             lines += ["", "| property | before | after |", "|---|---|---|", *rows]
     lines.append("")

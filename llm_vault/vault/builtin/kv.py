@@ -47,8 +47,12 @@ class KvV2ConfigProvider(EndpointProvider[KvV2ConfigArgs]):
 
 
 class KvMetadataProvider(EndpointProvider[KvMetadataArgs]):
-    """Metadata of one secret path. Deleting it deletes the secret with all its versions (that
-    is what DELETE .../metadata/:name does); the mount's deletion does so as well."""
+    """The catalogue entry of one secret path: its metadata, never its values.
+
+    Deleting the entry clears what the catalogue wrote and keeps the secret's versions: DELETE
+    .../metadata/:name would erase every version, and a destroy (even one that a protected
+    stack refuses halfway) or a rename in the catalogue must never cost an operator's secrets.
+    """
 
     args_type = KvMetadataArgs
     kind = "KvMetadata"
@@ -62,6 +66,18 @@ class KvMetadataProvider(EndpointProvider[KvMetadataArgs]):
 
     def api_path(self, args: KvMetadataArgs) -> str:
         return f"{args.mount.strip('/')}/metadata/{args.name.strip('/')}"
+
+    def occupied(self, live: dict[str, Any]) -> bool:
+        # A path whose values an operator wrote before the catalogue named it is not someone
+        # else's catalogue entry: taking over its (empty) metadata never touches the values.
+        return bool(live.get("custom_metadata"))
+
+    def remove(self, api: Api, args: KvMetadataArgs) -> None:
+        try:
+            api.write(self.api_path(args), {"custom_metadata": {}, **_DEFAULTS})
+        except VaultObjectError as exc:
+            if not isinstance(exc.cause, hvac.exceptions.InvalidPath):
+                raise  # (a 404: the mount or its namespace is gone, and the secret with it)
 
 
 class KvV2Config(VaultResource, module="vault", name="KvV2Config"):

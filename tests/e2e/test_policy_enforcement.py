@@ -1,0 +1,200 @@
+"""The policies as the applied stacks enforce them, with real tokens of each kind of holder:
+a CI job (JWT login), an operator, a read-only child from the token role, the model runner
+(AppRole). Every denial is a real request answered 403.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import hvac.exceptions
+import pytest
+
+from llm_vault.stackfiles import STACKS
+
+from .harness import Deployment, Seeded, remember, same_secret
+from .identities import COUNTS, Caller, github_caller, model_runner_caller, operator_caller
+
+pytestmark = [pytest.mark.integration, pytest.mark.engine]
+
+READONLY_ROLE = "openai-llm-readonly"
+# Long enough to use it a few times, short enough to outlive within the test.
+CHILD_TTL = "3s"
+EXPIRY_WAIT_SECONDS = 60  # a bound on waiting, not an assertion about timing
+
+
+def _other(stack: str) -> str:
+    return STACKS[(STACKS.index(stack) + 1) % len(STACKS)]
+
+
+def _no_token_minting(caller: Caller) -> None:
+    caller.denied("POST", "auth/token/create", {"policies": ["default"]})
+    caller.denied("POST", "auth/token/create-orphan", {})
+    caller.denied("POST", "auth/token/create/some-other-role", {})
+
+
+def _no_server_changes(caller: Caller, kv: str) -> None:
+    caller.denied("GET", "sys/policies/acl/openai-llm-ci")
+    caller.denied("PUT", "sys/policies/acl/e2e-escalation", {"policy": 'path "*" { capabilities = ["sudo"] }'})
+    caller.denied("GET", "sys/mounts")
+    caller.denied("POST", "sys/mounts/e2e-other", {"type": "kv"})
+    caller.denied("POST", f"sys/mounts/{kv}/tune", {"max_lease_ttl": "1h"})
+    caller.denied("GET", "sys/auth")
+    caller.denied("POST", "auth/jwt/role/github-actions", {"bound_subject": "repo:evil/x:ref:refs/heads/main"})
+    caller.denied("POST", f"auth/token/roles/{READONLY_ROLE}", {"allowed_policies": ["openai-llm-operator"]})
+    caller.denied("GET", f"{kv}/config")
+    caller.denied("POST", f"{kv}/config", {"max_versions": 1})
+
+
+def _not_in_other_environment(deployment: Deployment, token: str, stack: str, kv: str) -> None:
+    other = deployment.stacks[_other(stack)].namespace
+    # With the other namespace in the header, and as a path from the root namespace.
+    Caller(deployment.server, token, other, f"{stack} token in {other}").denied("GET", f"{kv}/data/api-keys")
+    Caller(deployment.server, token, None, f"{stack} token in root").denied("GET", f"{other}/{kv}/data/api-keys")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_ci_reads_and_lists_its_environments_secrets_and_nothing_else(
+    provisioned: Deployment, seeded: Seeded, stack: str
+) -> None:
+    kv = provisioned.stacks[stack].settings.kv.path
+    ci = github_caller(provisioned, stack)
+    root = provisioned.root(provisioned.stacks[stack].namespace)
+    version_before = root.secrets.kv.v2.read_secret_metadata("api-keys", mount_point=kv)["data"]["current_version"]
+
+    for name in ("api-keys", "models/gpt-4o", "teams/search"):
+        ok = same_secret(ci.read_secret(kv, name), seeded.of(stack, name))
+        assert ok, f"CI read something else than the seeded {name}"
+    listed = ci.request("LIST", f"{kv}/metadata/")["data"]["keys"]
+    assert {"api-keys", "models/", "teams/"} <= set(listed)
+
+    body = {"data": {"openai_key": secrets.token_urlsafe(8)}, "options": {"cas": version_before}}
+    ci.denied("POST", f"{kv}/data/api-keys", body)
+    ci.denied("DELETE", f"{kv}/data/api-keys")
+    ci.denied("POST", f"{kv}/delete/api-keys", {"versions": [1]})
+    ci.denied("POST", f"{kv}/undelete/api-keys", {"versions": [1]})
+    ci.denied("POST", f"{kv}/destroy/api-keys", {"versions": [1]})
+    ci.denied("GET", f"{kv}/metadata/api-keys")  # version history and custom metadata: not CI's business
+    ci.denied("POST", f"{kv}/metadata/api-keys", {"max_versions": 1})
+    ci.denied("DELETE", f"{kv}/metadata/api-keys")
+    _no_token_minting(ci)
+    ci.denied("POST", f"auth/token/create/{READONLY_ROLE}", {})
+    _no_server_changes(ci, kv)
+    _not_in_other_environment(provisioned, ci.client.token, stack, kv)
+
+    version_after = root.secrets.kv.v2.read_secret_metadata("api-keys", mount_point=kv)["data"]["current_version"]
+    assert version_after == version_before, "a denied write still made a new version"
+
+
+def test_pull_request_token_is_read_only(provisioned: Deployment, seeded: Seeded) -> None:
+    kv = provisioned.stacks["dev"].settings.kv.path
+    pr = github_caller(provisioned, "dev", "github-actions-pr")
+    ok = same_secret(pr.read_secret(kv, "api-keys"), seeded.of("dev", "api-keys"))
+    assert ok
+    pr.denied("POST", f"{kv}/data/api-keys", {"data": {"x": "y"}})
+    pr.denied("DELETE", f"{kv}/data/api-keys")
+    _no_token_minting(pr)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_operator_writes_and_rotates_but_cannot_lose_data_or_widen_access(
+    provisioned: Deployment, seeded: Seeded, stack: str
+) -> None:
+    kv = provisioned.stacks[stack].settings.kv.path
+    operator = operator_caller(provisioned, stack)
+    name = f"e2e/operator-{secrets.token_hex(4)}"
+
+    first = {"api_key": remember("secret value", secrets.token_urlsafe(24))}
+    operator.request("POST", f"{kv}/data/{name}", {"data": first, "options": {"cas": 0}})
+    rotated = {"api_key": remember("secret value", secrets.token_urlsafe(24))}
+    # Rotation = a new version, written against the version just read (cas is required in staging/prod).
+    current = operator.request("GET", f"{kv}/metadata/{name}")["data"]["current_version"]
+    operator.request("POST", f"{kv}/data/{name}", {"data": rotated, "options": {"cas": current}})
+    ok = same_secret(operator.read_secret(kv, name), rotated)
+    assert ok, "the rotated value is not the current version"
+    ok = same_secret(github_caller(provisioned, stack).read_secret(kv, name), rotated)
+    assert ok, "CI does not see the rotated value"
+    old = operator.request("GET", f"{kv}/data/{name}?version=1")["data"]["data"]
+    ok = same_secret(old, first)
+    assert ok, "the previous version is not kept"
+
+    # Soft delete and undelete are recoverable, so operators may; destroy and metadata delete are not.
+    operator.request("DELETE", f"{kv}/data/{name}")
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        operator.read_secret(kv, name)
+    operator.request("POST", f"{kv}/undelete/{name}", {"versions": [2]})
+    ok = same_secret(operator.read_secret(kv, name), rotated)
+    assert ok
+    operator.denied("POST", f"{kv}/destroy/{name}", {"versions": [1]})
+    operator.denied("DELETE", f"{kv}/metadata/{name}")
+    _no_token_minting(operator)
+    _no_server_changes(operator, kv)
+    _not_in_other_environment(provisioned, operator.client.token, stack, kv)
+
+    # Children only through the token role, and only with its allowed policy.
+    child = operator.request("POST", f"auth/token/create/{READONLY_ROLE}", {"ttl": "1m"})["auth"]
+    remember("client token", child["client_token"])
+    assert set(child["token_policies"]) - {"default"} == {READONLY_ROLE}
+    with pytest.raises(hvac.exceptions.VaultError):
+        operator.request("POST", f"auth/token/create/{READONLY_ROLE}", {"policies": ["openai-llm-operator"]})
+    COUNTS["denials checked"] += 1
+
+    provisioned.root(provisioned.stacks[stack].namespace).secrets.kv.v2.delete_metadata_and_all_versions(
+        name, mount_point=kv
+    )
+
+
+def test_readonly_child_token_works_and_then_expires(provisioned: Deployment, seeded: Seeded) -> None:
+    record = provisioned.stacks["dev"]
+    kv = record.settings.kv.path
+    operator = operator_caller(provisioned, "dev")
+
+    # Asking for more than the role allows gets the role's ceiling, not what was asked.
+    capped = operator.request("POST", f"auth/token/create/{READONLY_ROLE}", {"ttl": "48h"})["auth"]
+    remember("client token", capped["client_token"])
+    assert capped["lease_duration"] <= record.settings.short_lived_tokens.ttl_seconds
+
+    auth = operator.request("POST", f"auth/token/create/{READONLY_ROLE}", {"ttl": CHILD_TTL})["auth"]
+    child = Caller(provisioned.server, auth["client_token"], record.namespace, "dev:readonly-child")
+    ok = same_secret(child.read_secret(kv, "api-keys"), seeded.of("dev", "api-keys"))
+    assert ok
+    assert "api-keys" in child.request("LIST", f"{kv}/metadata/")["data"]["keys"]
+    child.denied("POST", f"{kv}/data/api-keys", {"data": {"x": "y"}})
+    child.denied("POST", f"auth/token/create/{READONLY_ROLE}", {})  # no grandchildren
+    _no_token_minting(child)
+
+    deadline = time.monotonic() + EXPIRY_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            child.request("GET", "auth/token/lookup-self")
+        except hvac.exceptions.Forbidden:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the child token (ttl {CHILD_TTL}) was still valid after {EXPIRY_WAIT_SECONDS}s")
+    child.denied("GET", f"{kv}/data/api-keys")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_model_runner_reads_what_it_needs_and_nothing_else(provisioned: Deployment, seeded: Seeded, stack: str) -> None:
+    settings = provisioned.stacks[stack].settings
+    kv = settings.kv.path
+    runner, auth = model_runner_caller(provisioned, stack)
+
+    assert sorted(auth["token_policies"]) == sorted({"default", *settings.model_runner.policies})
+    assert auth["lease_duration"] == settings.model_runner.token_ttl_seconds
+    for name in ("api-keys", "models/gpt-4o"):
+        ok = same_secret(runner.read_secret(kv, name), seeded.of(stack, name))
+        assert ok, f"the model runner read something else than {name}"
+    runner.denied("GET", f"{kv}/data/teams/search")  # another team's secret
+    runner.denied("GET", f"{kv}/data/api-keys-old")  # exact path, not a prefix
+    runner.denied("LIST", f"{kv}/metadata/")
+    runner.denied("GET", f"{kv}/metadata/api-keys")
+    runner.denied("POST", f"{kv}/data/api-keys", {"data": {"x": "y"}})
+    runner.denied("POST", f"auth/{settings.model_runner.path}/role/{settings.model_runner.role}/secret-id", {})
+    _no_token_minting(runner)
+    _no_server_changes(runner, kv)
+    _not_in_other_environment(provisioned, runner.client.token, stack, kv)
+    # Model runners mint no tokens at all: a child would read every secret of the environment.
+    runner.denied("POST", f"auth/token/create/{READONLY_ROLE}", {"ttl": "1m"})
