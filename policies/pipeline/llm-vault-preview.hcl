@@ -31,13 +31,13 @@ path "${ns}sys/auth" {
   capabilities = ["read"]
 }
 path "${ns}sys/auth/${jwt_path}" {
-  capabilities = ["read"]
+  capabilities = ["read", "sudo"]
 }
 path "${ns}sys/auth/${jwt_path}/tune" {
   capabilities = ["read"]
 }
 path "${ns}sys/auth/${approle_path}" {
-  capabilities = ["read"]
+  capabilities = ["read", "sudo"]
 }
 path "${ns}sys/auth/${approle_path}/tune" {
   capabilities = ["read"]
@@ -64,7 +64,7 @@ path "${ns}sys/policies/acl/*" {
 # The pipeline's own trust (this backend, its roles, these policies): read only, so that a
 # refresh sees it and CI can never widen its own access; an admin applies changes to it.
 path "sys/auth/${pipeline_path}" {
-  capabilities = ["read"]
+  capabilities = ["read", "sudo"]
 }
 path "sys/auth/${pipeline_path}/tune" {
   capabilities = ["read"]
