@@ -80,7 +80,11 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def bench_engine(server: OpenBaoServer, n: int, state_root: Path, env: dict[str, str]) -> dict[str, float]:
+def bench_engine(
+    server: OpenBaoServer, n: int, state_root: Path, env: dict[str, str], *, shared_policy: bool = False
+) -> dict[str, float]:
+    """``shared_policy``: every role uses one policy, as the program's bindings name policy
+    files: one engine resource per binding instead of two."""
     ns = f"bench-engine-{n}-{secrets.token_hex(2)}"
 
     def program() -> None:
@@ -91,8 +95,17 @@ def bench_engine(server: OpenBaoServer, n: int, state_root: Path, env: dict[str,
             a.AuthBackendArgs(type="jwt", path="jwt", namespace=ns),
             pulumi.ResourceOptions(depends_on=[namespace]),
         )
+        shared = (
+            backend.declare(
+                "policy-shared",
+                a.PolicyArgs(name="ci-shared", policy=policy_text(0), namespace=ns),
+                pulumi.ResourceOptions(depends_on=[namespace]),
+            )
+            if shared_policy
+            else None
+        )
         for i in range(n):
-            policy = backend.declare(
+            policy = shared or backend.declare(
                 f"policy-{i}",
                 a.PolicyArgs(name=f"ci-{i}", policy=policy_text(i), namespace=ns),
                 pulumi.ResourceOptions(depends_on=[namespace]),
@@ -115,7 +128,7 @@ def bench_engine(server: OpenBaoServer, n: int, state_root: Path, env: dict[str,
             )
 
     stack = inline_stack(
-        f"bench-{n}",
+        f"bench-{n}{'-shared' if shared_policy else ''}",
         program,
         state_dir=state_root / f"engine-{n}",
         config={"vault:address": (server.address, False), "vault:token": (server.root_token, True)},
@@ -199,7 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-checkpoints", action="store_true", help="PULUMI_SKIP_CHECKPOINTS=true (no crash safety)"
     )
+    parser.add_argument(
+        "--no-shared", action="store_true", help="skip the one-resource-per-binding (shared policy) variant"
+    )
     options = parser.parse_args(argv)
+    results: dict[int, dict[str, float]] = {}
     env = {"PULUMI_SKIP_CHECKPOINTS": "true"} if options.skip_checkpoints else {}
 
     with tempfile.TemporaryDirectory(prefix="bench-bindings-") as tmp:
@@ -215,10 +232,25 @@ def main(argv: list[str] | None = None) -> int:
                 writes = 2 * n
                 print(f"\nN={n} bindings ({writes} objects: {n} JWT roles + {n} policies; engine: +2 resources)")
                 engine = bench_engine(server, n, root, env)
+                shared = (
+                    {}
+                    if options.no_shared
+                    else {
+                        f"{k} (shared policy)": v
+                        for k, v in bench_engine(server, n, root, env, shared_policy=True).items()
+                        if k in ("engine cold up", "engine no-op preview --refresh")
+                    }
+                )
                 (root / f"cli-{n}").mkdir()
                 cli = bench_cli(server, n, root / f"cli-{n}")
                 direct = bench_hvac(server, n)
-                rows = [*engine.items(), ("bao write, one process per object", cli), ("hvac, one session", direct)]
+                results[n] = {**engine, **shared, "cli": cli, "hvac": direct}
+                rows = [
+                    *engine.items(),
+                    *shared.items(),
+                    ("bao write, one process per object", cli),
+                    ("hvac, one session", direct),
+                ]
                 for label, seconds in rows:
                     print(
                         f"  {label:<36} {seconds:8.2f} s  {1000 * seconds / writes:7.1f} ms/object"
@@ -226,7 +258,33 @@ def main(argv: list[str] | None = None) -> int:
                     )
         finally:
             server.stop()
+    print_targets(results)
     return 0
+
+
+def print_targets(results: dict[int, dict[str, float]]) -> None:
+    """The issue's targets, each with its measured value (information, not a test)."""
+    if not results:
+        return
+    big, small = max(results), min(results)
+    r = results[big]
+    print(f"\nTargets (N={big}, checkpoints as above):")
+    checks = [
+        ("cold up >= 5x faster than one bao process per object", r["cli"] / r["engine cold up"], ">=", 5.0),
+        ("no-op preview <= 1/3 of the cold up", r["engine no-op preview --refresh"] / r["engine cold up"], "<=", 1 / 3),
+    ]
+    if big != small:
+        growth = r["engine cold up"] / results[small]["engine cold up"]
+        checks.append((f"cold up time({big}) / time({small}) <= 12", growth, "<=", 12.0))
+    shared = r.get("engine cold up (shared policy)")
+    if shared:
+        checks.append(("  same, one engine resource per binding: cli / cold up", r["cli"] / shared, ">=", 5.0))
+        if big != small and results[small].get("engine cold up (shared policy)"):
+            growth = shared / results[small]["engine cold up (shared policy)"]
+            checks.append((f"  same, time({big}) / time({small})", growth, "<=", 12.0))
+    for label, value, op, bound in checks:
+        met = value >= bound if op == ">=" else value <= bound
+        print(f"  {label:<58} {value:7.2f}  ({'met' if met else 'NOT met'})")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
     llm-vault drift --stack dev [--report drift-dev.md]        exit 2 when the server differs
     llm-vault destroy --stack dev --yes
     llm-vault local up [--stacks dev,staging,prod]             the main job: a local OpenBao, applied
+    llm-vault local preview [--stacks dev]                      the local server's drift, as a report
     llm-vault local status | local down
 
 Against a real server the Vault address and token come from VAULT_ADDR/VAULT_TOKEN (or
@@ -138,6 +139,8 @@ def cmd_local(args: argparse.Namespace) -> int:
         return local_job.up(stacks, prefer=args.runtime)
     if args.action == "status":
         return local_job.status()
+    if args.action == "preview":
+        return local_job.preview(args.stacks.split(",")[0].strip())
     return local_job.down()
 
 
@@ -163,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     destroy.add_argument("--yes", action="store_true")
 
     local = sub.add_parser("local", help="the main job: a local OpenBao provisioned with the program")
-    local.add_argument("action", choices=("up", "status", "down"))
+    local.add_argument("action", choices=("up", "preview", "status", "down"))
     local.add_argument("--stacks", default="dev", help="comma-separated stacks to apply (default dev)")
     local.add_argument("--runtime", choices=("auto", "container", "process"), default="auto")
     return parser

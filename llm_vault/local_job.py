@@ -103,14 +103,8 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
     _say(f"local GitHub-shaped OIDC issuer at {issuer['url']}")
 
     token = server.token_file.read_text().strip()
-    env = {"VAULT_ADDR": server.address, "VAULT_TOKEN": token}
     for stack in stacks:
-        target = automation.StackTarget(
-            stack=stack,
-            state_dir=workdir / "pulumi",
-            overrides=overrides_for(stack, server_address=server.address, issuer_url=issuer["url"], workdir=workdir),
-            env=env,
-        )
+        target = local_target(stack, server, issuer, workdir)
         from llm_vault.cli import settings_for
 
         settings_for(target)  # config errors stop us before the engine starts
@@ -126,6 +120,37 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
     first = automation.StackTarget(stack=stacks[0], state_dir=workdir / "pulumi")
     print(_next_steps(server, issuer, workdir, settings_for(first)))
     return 0
+
+
+def local_target(
+    stack: str, server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path
+) -> automation.StackTarget:
+    """The stack as applied to the local server: local issuer, audit file under the work folder."""
+    return automation.StackTarget(
+        stack=stack,
+        state_dir=workdir / "pulumi",
+        overrides=overrides_for(stack, server_address=server.address, issuer_url=issuer["url"], workdir=workdir),
+        env={"VAULT_ADDR": server.address, "VAULT_TOKEN": server.token_file.read_text().strip()},
+    )
+
+
+def preview(stack: str) -> int:
+    """Refresh, then preview ``stack`` against the local server; print the markdown report.
+
+    Not `llm-vault preview`: that one would point the JWT backend at GitHub's real issuer,
+    which a local server must never be asked to fetch.
+    """
+    from llm_vault.preview_report import collect_preview, render_markdown
+
+    workdir = WORKDIR.resolve()
+    server = local_server.detached_state(workdir)
+    if server is None or not _healthy(server.address):
+        print("no local OpenBao is running (start one with: make run)")
+        return 1
+    target = local_target(stack, server, start_issuer(workdir), workdir)
+    report = collect_preview(automation.open_stack(target), stack_name=stack)
+    print(render_markdown(report))
+    return 2 if report.has_changes else 0
 
 
 def _engine_line(line: str) -> None:
