@@ -606,7 +606,9 @@ def _adopt(raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or not all(isinstance(x, str) and ":" in x for x in raw):
-        raise ConfigError("adopt", "must be a list of '<kind>:<path>' strings, e.g. 'mount:dev/openai-llm'")
+        raise ConfigError(
+            "adopt", "must be a list of '<kind>:<path>' or '<kind>:<namespace>:<path>', e.g. 'mount:dev:openai-llm'"
+        )
     return tuple(raw)
 
 
@@ -632,7 +634,8 @@ def load_policies(
         try:
             text = string.Template(path.read_text()).substitute(values)
         except KeyError as missing:
-            raise ConfigError(file_key, f"unknown placeholder ${{{missing.args[0]}}}; known: {sorted(values)}") from None
+            unknown = f"${{{missing.args[0]}}}"
+            raise ConfigError(file_key, f"unknown placeholder {unknown}; known: {sorted(values)}") from None
         except ValueError as bad:
             raise ConfigError(file_key, f"malformed placeholder ({bad}); write a literal $ as $$") from None
         _check_policy_hcl(text, file_key)

@@ -35,6 +35,7 @@ MODULE_ORDER = (
     "test_policy_enforcement",
     "test_isolation",
     "test_kv",
+    "test_protection",
     "test_pipeline_tokens",
     "test_audit",
     "test_drift",

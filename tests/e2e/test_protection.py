@@ -1,0 +1,32 @@
+"""A change that would replace an object holding secrets in a protected stack stops at preview."""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import Deployment, Seeded
+
+pytestmark = [pytest.mark.integration, pytest.mark.engine]
+
+
+def test_renaming_the_kv_mount_of_prod_fails_preview_and_says_why(provisioned: Deployment, seeded: Seeded) -> None:
+    preview = provisioned.preview("prod", {"llm-vault:kv": {"path": "openai-llm-v2"}})
+    assert preview.errors, "a replacement of the protected kv mount was previewed as if it could happen"
+    assert any("protect" in e for e in preview.errors), preview.errors
+    # Nothing was touched: the secrets are where they were.
+    settings = provisioned.stacks["prod"].settings
+    data = provisioned.root(settings.namespace).secrets.kv.v2.read_secret_version(
+        "api-keys", mount_point=settings.kv.path, raise_on_deleted_version=True
+    )["data"]["data"]
+    assert set(data) == set(seeded.of("prod", "api-keys"))
+
+
+def test_the_same_rename_in_dev_is_shown_as_a_flagged_replacement(provisioned: Deployment, seeded: Seeded) -> None:
+    from llm_vault.preview_report import render_markdown
+
+    preview = provisioned.preview("dev", {"llm-vault:kv": {"path": "openai-llm-v2"}})
+    assert preview.errors == []
+    flagged = {c.name for c in preview.flagged}
+    assert "secrets-mount" in flagged
+    report = render_markdown(preview)
+    assert report.index("[!WARNING]") < report.index("### ")  # flags come first
