@@ -1,4 +1,4 @@
-"""CIDR lists as Vault compares them: a set of networks (``10.0.0.1`` is ``10.0.0.1/32``)."""
+"""CIDR lists as Vault compares them: a set of networks (``203.0.113.7`` is ``203.0.113.7/32``)."""
 
 from __future__ import annotations
 

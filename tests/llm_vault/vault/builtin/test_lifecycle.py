@@ -97,7 +97,7 @@ def make_plan(issuer_url: str) -> Plan:
             token_policies=("openai-llm-ci", "default-ci"),
             token_ttl=900,
             token_max_ttl=1800,
-            token_bound_cidrs=("10.0.0.1", "192.168.0.0/16"),
+            token_bound_cidrs=("203.0.113.7", "198.51.100.0/24"),
             namespace=ns,
         ),
         approle=a.AuthBackendArgs(type="approle", path="approle", namespace=ns),
@@ -106,7 +106,7 @@ def make_plan(issuer_url: str) -> Plan:
             role_name="model-runner",
             token_policies=("model-runner",),
             secret_id_ttl=129600,
-            secret_id_bound_cidrs=("10.1.0.0/16",),
+            secret_id_bound_cidrs=("198.51.100.0/25",),
             token_ttl=3600,
             token_max_ttl=14400,
             namespace=ns,
@@ -212,7 +212,7 @@ def server_mismatches(server: OpenBaoServer, plan: Plan) -> list[str]:
     expect("jwt role user_claim", role.get("user_claim"), r.user_claim)
     expect("jwt role policies", sorted(role.get("token_policies") or []), sorted(r.token_policies))
     expect("jwt role ttls", (role.get("token_ttl"), role.get("token_max_ttl")), (r.token_ttl, r.token_max_ttl))
-    expect("jwt role cidrs", sorted(role.get("token_bound_cidrs") or []), ["10.0.0.1", "192.168.0.0/16"])
+    expect("jwt role cidrs", sorted(role.get("token_bound_cidrs") or []), ["198.51.100.0/24", "203.0.113.7"])
 
     approle = _data(inner, "sys/auth/approle") or {}
     expect("approle auth type", approle.get("type"), "approle")

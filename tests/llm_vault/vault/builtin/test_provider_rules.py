@@ -101,7 +101,7 @@ ROLE = a.JwtAuthRoleArgs(
     bound_audiences=("a", "b"),
     user_claim="sub",
     token_policies=("p1", "p2"),
-    token_bound_cidrs=("10.0.0.1",),
+    token_bound_cidrs=("203.0.113.7",),
     namespace="dev",
 )
 
@@ -122,7 +122,7 @@ ROLE = a.JwtAuthRoleArgs(
                     **a.as_props(ROLE),
                     "bound_audiences": ("b", "a"),
                     "token_policies": ("p2", "p1"),
-                    "token_bound_cidrs": ("10.0.0.1/32",),
+                    "token_bound_cidrs": ("203.0.113.7/32",),
                 }
             ),
             False,
