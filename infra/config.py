@@ -511,8 +511,9 @@ def _github(raw: Any, policy_names: set[str]) -> GitHubSettings:
     )
 
 
-def _pipeline(raw: Any, github: GitHubSettings, placeholders: dict[str, str], environment: str,
-              policy_dir: Path) -> PipelineSettings | None:
+def _pipeline(
+    raw: Any, github: GitHubSettings, placeholders: dict[str, str], environment: str, policy_dir: Path
+) -> PipelineSettings | None:
     key = "pipeline"
     if raw is None:
         return None
@@ -558,9 +559,7 @@ def _short_lived(raw: Any, policy_names: set[str]) -> ShortLivedTokenSettings:
 def _model_runner(raw: Any, policy_names: set[str]) -> ModelRunnerSettings:
     key = "modelRunner"
     raw = _obj(raw if raw is not None else {}, key)
-    _no_unknown(
-        raw, {"path", "role", "policies", "secretIdTtl", "secretIdNumUses", "tokenTtl", "tokenMaxTtl"}, key
-    )
+    _no_unknown(raw, {"path", "role", "policies", "secretIdTtl", "secretIdNumUses", "tokenTtl", "tokenMaxTtl"}, key)
     policies = _str_list(raw, "policies", key, ("model-runner",))
     for j, p in enumerate(policies):
         if p not in policy_names:
@@ -616,9 +615,7 @@ def _adopt(raw: Any) -> tuple[str, ...]:
 # policies
 
 
-def load_policies(
-    policy_dir: Path, placeholders: str | dict[str, str], *, key: str = "policies"
-) -> tuple[Policy, ...]:
+def load_policies(policy_dir: Path, placeholders: str | dict[str, str], *, key: str = "policies") -> tuple[Policy, ...]:
     """Every ``*.hcl`` file is one ACL policy named by its stem; each must parse as HCL.
 
     ``placeholders`` is the kv mount path, or a mapping of every placeholder to fill.

@@ -22,13 +22,14 @@ def main(settings: Settings | None = None) -> None:
     backend = select_backend(settings.provider_backend)
 
     ns = EnvironmentNamespace("namespace", settings.namespace, backend, protect=settings.protect)
-    inside = {"namespace": settings.namespace}
-    policies = PolicySet("policies", settings.policies, backend, **inside, opts=ns.child_opts())
-    kv = SecretsStore("secrets", settings.kv, backend, **inside, protect=settings.protect, opts=ns.child_opts())
+    policies = PolicySet("policies", settings.policies, backend, namespace=ns.path, opts=ns.child_opts())
+    kv = SecretsStore(
+        "secrets", settings.kv, backend, namespace=ns.path, protect=settings.protect, opts=ns.child_opts()
+    )
     after_policies = pulumi.ResourceOptions.merge(ns.child_opts(), pulumi.ResourceOptions(depends_on=[policies]))
-    GitHubOidcTrust("github", settings.github, backend, **inside, opts=after_policies)
-    ShortLivedTokens("tokens", settings.short_lived_tokens, backend, **inside, opts=after_policies)
-    ModelRunnerIdentity("model-runner", settings.model_runner, backend, **inside, opts=after_policies)
+    GitHubOidcTrust("github", settings.github, backend, namespace=ns.path, opts=after_policies)
+    ShortLivedTokens("tokens", settings.short_lived_tokens, backend, namespace=ns.path, opts=after_policies)
+    ModelRunnerIdentity("model-runner", settings.model_runner, backend, namespace=ns.path, opts=after_policies)
     AuditDevice("audit", settings.audit, backend)
     if settings.pipeline is not None:
         DeployPipelineTrust("pipeline", settings.pipeline, backend)

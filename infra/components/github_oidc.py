@@ -4,14 +4,41 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.config import GitHubSettings
+from infra.config import GitHubSettings, OidcBinding
 from llm_vault.vault.args import AuthBackendArgs, JwtAuthConfigArgs, JwtAuthRoleArgs
 from llm_vault.vault.backend import VaultBackend
 
 from ._base import VaultComponent
 
 
+def binding_role(binding: OidcBinding, *, backend: str, namespace: str | None) -> JwtAuthRoleArgs:
+    """The JWT role of one binding: every GitHub-facing role of the project is made here."""
+    return JwtAuthRoleArgs(
+        backend=backend,
+        role_name=binding.role,
+        role_type="jwt",
+        # bound_audiences is required: OpenBao 2.x and Vault >= 1.16.3 reject a JWT
+        # with `aud` when the role binds none.
+        bound_audiences=(binding.audience,),
+        bound_subject=binding.subject,
+        bound_claims=binding.bound_claims,
+        bound_claims_type="string",
+        # `actor` names the person or bot behind the run in the audit log.
+        user_claim="actor",
+        claim_mappings={"repository": "repository", "ref": "ref", "sha": "sha", "run_id": "run_id"},
+        token_policies=binding.policies,
+        token_ttl=binding.ttl_seconds,
+        token_max_ttl=binding.ttl_seconds,
+        # Not renewable past its TTL: a leaked CI token dies with the job.
+        token_explicit_max_ttl=binding.ttl_seconds,
+        token_type="default",
+        namespace=namespace,
+    )
+
+
 class GitHubOidcTrust(VaultComponent):
+    """A JWT auth backend trusting GitHub Actions' issuer, and one role per binding."""
+
     def __init__(
         self,
         name: str,
@@ -19,6 +46,7 @@ class GitHubOidcTrust(VaultComponent):
         backend: VaultBackend,
         *,
         namespace: str | None,
+        description: str = "GitHub Actions OIDC",
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("llmvault:auth:GitHubOidcTrust", name, backend, opts)
@@ -27,8 +55,8 @@ class GitHubOidcTrust(VaultComponent):
             AuthBackendArgs(
                 type="jwt",
                 path=settings.path,
-                description="GitHub Actions OIDC",
-                # Roles set their own 15-minute TTLs; the mount caps anything else at 1 h.
+                description=description,
+                # Roles set their own TTLs; the mount caps anything else at 1 h.
                 default_lease_ttl_seconds=900,
                 max_lease_ttl_seconds=3600,
                 namespace=namespace,
@@ -47,29 +75,7 @@ class GitHubOidcTrust(VaultComponent):
         for b in settings.bindings:  # one role per binding; never copy-paste role blocks
             self._declare(
                 f"{name}-role-{b.role}",
-                JwtAuthRoleArgs(
-                    backend=settings.path,
-                    role_name=b.role,
-                    role_type="jwt",
-                    # bound_audiences is required: OpenBao 2.x and Vault >= 1.16.3 reject a JWT
-                    # with `aud` when the role binds none.
-                    bound_audiences=(b.audience,),
-                    bound_subject=b.subject,
-                    bound_claims=b.bound_claims,
-                    bound_claims_type="string",
-                    # `actor` names the person or bot behind the run in the audit log.
-                    user_claim="actor",
-                    claim_mappings={"repository": "repository", "ref": "ref", "sha": "sha", "run_id": "run_id"},
-                    token_policies=b.policies,
-                    token_ttl=b.ttl_seconds,
-                    token_max_ttl=b.ttl_seconds,
-                    # Not renewable past its TTL: a leaked CI token dies with the job.
-                    token_explicit_max_ttl=b.ttl_seconds,
-                    token_type="default",
-                    namespace=namespace,
-                ),
+                binding_role(b, backend=settings.path, namespace=namespace),
                 depends_on=[config],
             )
-        self.register_outputs(
-            {"path": settings.path, "roles": {b.role: b.subject for b in settings.bindings}}
-        )
+        self.register_outputs({"path": settings.path, "roles": {b.role: b.subject for b in settings.bindings}})
