@@ -51,7 +51,7 @@ pulumi_cli() {
     fi
   fi
   if ! command -v go >/dev/null; then
-    echo "no pulumi >= $want on PATH and no Go toolchain to build it: install Go >= 1.24" \
+    echo "no pulumi >= $want on PATH and no Go toolchain to build it: install Go >= 1.26.6" \
          "(https://go.dev/dl) or the Pulumi CLI $want, then rerun" >&2
     return 1
   fi
