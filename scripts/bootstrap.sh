@@ -78,6 +78,9 @@ exec \"$VENV/bin/python\" -u -m pulumi.dynamic \"\$@\""
 actionlint_bin() {
   local dir="$CACHE/actionlint-v$ACTIONLINT_VERSION"
   if [ -x "$dir/actionlint" ]; then echo "skipped: $dir/actionlint present"; return; fi
+  if ! command -v go >/dev/null; then
+    echo "UNAVAILABLE: no Go toolchain to build actionlint; its workflow test will say it was skipped"; return
+  fi
   # The PyPI wrapper downloads a release binary at install time; build from the Go module.
   GOBIN="$dir" go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
   echo "built: actionlint v$ACTIONLINT_VERSION into $dir"
