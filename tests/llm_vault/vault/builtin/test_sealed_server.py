@@ -1,0 +1,42 @@
+"""A sealed server: the apply fails clearly and names the object; after unsealing, a rerun converges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llm_vault.engine import inline_stack
+from llm_vault.local.server import OpenBaoServer
+from llm_vault.vault import args as a
+from llm_vault.vault.builtin.backend import BuiltinBackend
+
+from .conftest import destroy_quietly, failing_up, up, vault_config
+
+pytestmark = [pytest.mark.integration, pytest.mark.engine]
+
+
+def test_an_apply_to_a_sealed_server_fails_naming_the_object_and_converges_after_unseal(
+    openbao_persistent: OpenBaoServer, tmp_path: Path
+) -> None:
+    server = openbao_persistent
+
+    def program() -> None:
+        BuiltinBackend().declare("reader", a.PolicyArgs(name="reader", policy='path "x/*" { capabilities = ["read"] }'))
+
+    stack = inline_stack(
+        "sealed", program, state_dir=tmp_path / "state", config=vault_config(server.address, server.root_token)
+    )
+    try:
+        server.seal()
+        error = failing_up(stack)
+        assert "vault Policy 'reader'" in error
+        assert "sealed" in error.lower()
+        assert server.root_token not in error
+
+        server.unseal()
+        result = up(stack)
+        assert result.summary.resource_changes.get("create") == 1
+        assert "reader" in server.client().sys.list_acl_policies()["data"]["keys"]
+    finally:
+        destroy_quietly(stack)
