@@ -3,8 +3,14 @@
 The policy files name the kv mount as ``${kv_mount}``; :func:`render_policy` fills it in (the
 Pulumi program and the tests render the same way). The file stem is the policy name.
 
+The pipeline's root-namespace policies (``policies/pipeline/*.hcl``) take more placeholders
+(:data:`PIPELINE_PLACEHOLDERS`, plus ``ns`` = namespace + "/", as ``infra/config.py`` fills them);
+their table is ``policies/pipeline/expectations.yaml``, whose paths are templates over the same
+placeholders so that a test can render both with throwaway names.
+
 ``python -m llm_vault.access_matrix --out reports/`` writes ``access-matrix.md`` and
-``access-matrix.html``: policies x paths, allowed capabilities or denied.
+``access-matrix.html``: policies x paths, allowed capabilities or denied; a second section
+covers the pipeline policies.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import argparse
 import html
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +28,14 @@ from llm_vault.toolchain import REPO_ROOT
 
 POLICY_DIR = REPO_ROOT / "policies"
 EXPECTATIONS_FILE = POLICY_DIR / "expectations.yaml"
+PIPELINE_POLICY_DIR = POLICY_DIR / "pipeline"
+PIPELINE_EXPECTATIONS_FILE = PIPELINE_POLICY_DIR / "expectations.yaml"
+# The placeholders infra/config.py fills in a pipeline policy, except "ns" (derived: namespace + "/").
+PIPELINE_PLACEHOLDERS = frozenset(
+    {"environment", "namespace", "kv_mount", "jwt_path", "approle_path", "audit_path", "pipeline_path"}
+)
+# A second stack on the same server: what the table's paths call it (other_ns derived as above).
+OTHER_ENVIRONMENT_KEYS = frozenset({"environment", "namespace"})
 DENY = "deny"
 CAPABILITIES = frozenset({"create", "read", "update", "patch", "delete", "list", "sudo", DENY})
 
@@ -55,18 +69,98 @@ class Expectations:
         return list(seen)
 
 
+def _capability_rows(path: Path, policy: str, table: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
+    rows: dict[str, tuple[str, ...]] = {}
+    for api_path, caps in table.items():
+        unknown = set(caps) - CAPABILITIES
+        if unknown or not caps or (DENY in caps and len(caps) > 1):
+            raise ValueError(f"{path}: policies.{policy}[{api_path!r}]: bad capabilities {caps!r}")
+        rows[api_path] = tuple(caps)
+    return rows
+
+
 def load_expectations(path: Path = EXPECTATIONS_FILE) -> Expectations:
     raw = yaml.safe_load(Path(path).read_text())
-    policies: dict[str, dict[str, tuple[str, ...]]] = {}
-    for policy, table in raw["policies"].items():
-        rows: dict[str, tuple[str, ...]] = {}
-        for api_path, caps in table.items():
-            unknown = set(caps) - CAPABILITIES
-            if unknown or not caps or (DENY in caps and len(caps) > 1):
-                raise ValueError(f"{path}: policies.{policy}[{api_path!r}]: bad capabilities {caps!r}")
-            rows[api_path] = tuple(caps)
-        policies[policy] = rows
+    policies = {policy: _capability_rows(path, policy, table) for policy, table in raw["policies"].items()}
     return Expectations(kv_mount=raw["kv_mount"], policies=policies)
+
+
+# --------------------------------------------------------------------------------------------------
+# pipeline (root-namespace) policies
+
+
+def pipeline_values(placeholders: Mapping[str, str]) -> dict[str, str]:
+    """Every value a pipeline policy names: ``placeholders`` plus ``ns`` (as infra/config.py derives it)."""
+    namespace = placeholders["namespace"]
+    return {**placeholders, "ns": f"{namespace}/" if namespace else ""}
+
+
+def render_pipeline_policy(path: Path, placeholders: Mapping[str, str]) -> str:
+    """The pipeline policy text of ``path`` rendered like infra/config.py (an unknown placeholder fails)."""
+    return string.Template(Path(path).read_text()).substitute(pipeline_values(placeholders))
+
+
+def load_pipeline_policies(placeholders: Mapping[str, str], policy_dir: Path = PIPELINE_POLICY_DIR) -> dict[str, str]:
+    """Policy stem -> rendered text, for every ``*.hcl`` in ``policy_dir`` (Vault names them stem-environment)."""
+    return {name: render_pipeline_policy(path, placeholders) for name, path in policy_files(policy_dir).items()}
+
+
+@dataclass(frozen=True)
+class PipelineExpectations:
+    placeholders: dict[str, str]  # what the policies are rendered with (PIPELINE_PLACEHOLDERS)
+    other: dict[str, str]  # another stack on the server: environment, namespace
+    # policy stem -> path template ("${ns}${kv_mount}/data/api-keys") -> capabilities
+    policies: dict[str, dict[str, tuple[str, ...]]]
+
+    def path_values(
+        self, placeholders: Mapping[str, str] | None = None, other: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """What a path template may name: the pipeline values plus ``other_environment`` etc."""
+        mine = pipeline_values(self.placeholders if placeholders is None else placeholders)
+        theirs = pipeline_values(self.other if other is None else other)
+        return {**mine, **{f"other_{key}": value for key, value in theirs.items()}}
+
+    def rendered(
+        self, placeholders: Mapping[str, str] | None = None, other: Mapping[str, str] | None = None
+    ) -> Expectations:
+        """The tables with every path filled in (by default with the file's own values)."""
+        values = self.path_values(placeholders, other)
+        policies: dict[str, dict[str, tuple[str, ...]]] = {}
+        for policy, table in self.policies.items():
+            rows = {string.Template(template).substitute(values): caps for template, caps in table.items()}
+            if len(rows) != len(table):
+                raise ValueError(f"policies.{policy}: two path templates render to the same path")
+            policies[policy] = rows
+        kv_mount = (self.placeholders if placeholders is None else placeholders)["kv_mount"]
+        return Expectations(kv_mount=kv_mount, policies=policies)
+
+
+def _string_map(path: Path, raw: object, key: str, keys: frozenset[str]) -> dict[str, str]:
+    if not isinstance(raw, dict) or set(raw) != keys or not all(isinstance(v, str) for v in raw.values()):
+        raise ValueError(f"{path}: {key} must map exactly {sorted(keys)} to strings")
+    return dict(raw)
+
+
+def load_pipeline_expectations(path: Path = PIPELINE_EXPECTATIONS_FILE) -> PipelineExpectations:
+    raw = yaml.safe_load(Path(path).read_text())
+    expectations = PipelineExpectations(
+        placeholders=_string_map(path, raw.get("placeholders"), "placeholders", PIPELINE_PLACEHOLDERS),
+        other=_string_map(path, raw.get("other_environment"), "other_environment", OTHER_ENVIRONMENT_KEYS),
+        policies={policy: _capability_rows(path, policy, table) for policy, table in raw["policies"].items()},
+    )
+    values = expectations.path_values()
+    for policy, table in expectations.policies.items():
+        for template in table:
+            try:
+                string.Template(template).substitute(values)
+            except (KeyError, ValueError) as exc:  # refused here, not halfway through a test run
+                raise ValueError(f"{path}: policies.{policy}[{template!r}]: bad placeholder ({exc})") from None
+    expectations.rendered()  # refuses two templates naming one path
+    return expectations
+
+
+# --------------------------------------------------------------------------------------------------
+# rendering
 
 
 def _cell(caps: tuple[str, ...] | None) -> str:
@@ -75,8 +169,33 @@ def _cell(caps: tuple[str, ...] | None) -> str:
     return "denied" if caps == (DENY,) else ", ".join(caps)
 
 
-def render_markdown(expectations: Expectations) -> str:
+def _markdown_table(expectations: Expectations) -> list[str]:
     names = list(expectations.policies)
+    lines = [
+        "| path | " + " | ".join(f"`{name}`" for name in names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for api_path in expectations.paths():
+        cells = [_cell(expectations.policies[name].get(api_path)) for name in names]
+        lines.append(f"| `{api_path}` | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _pipeline_intro(pipeline: PipelineExpectations, code: Callable[[str], str]) -> str:
+    values = pipeline.placeholders
+    return (
+        f"Capabilities each pipeline policy grants a ROOT-namespace token holding only that policy, for "
+        f"the stack {code(values['environment'])} (namespace {code(values['namespace'])}, kv mount "
+        f"{code(values['kv_mount'])}, audit device {code(values['audit_path'])}, pipeline auth "
+        f"{code(values['pipeline_path'])}); {code(pipeline.other['namespace'])} stands for another "
+        "stack's namespace. In Vault each policy is named "
+        f"{code('<policy>-' + values['environment'])}. Checked by "
+        f"{code('tests/policies/test_pipeline_policy_behaviour.py')}. An empty cell: not checked."
+    )
+
+
+def render_markdown(expectations: Expectations, pipeline: PipelineExpectations | None = None) -> str:
+    """The matrix in markdown; ``pipeline`` adds the root-namespace section after the namespace one."""
     lines = [
         "# Access matrix",
         "",
@@ -84,12 +203,17 @@ def render_markdown(expectations: Expectations) -> str:
         f"`{expectations.kv_mount}`), as checked against a real OpenBao server by "
         "`tests/policies/test_policy_behaviour.py`. An empty cell: not checked for that policy.",
         "",
-        "| path | " + " | ".join(f"`{name}`" for name in names) + " |",
-        "|---|" + "---|" * len(names),
+        *_markdown_table(expectations),
     ]
-    for api_path in expectations.paths():
-        cells = [_cell(expectations.policies[name].get(api_path)) for name in names]
-        lines.append(f"| `{api_path}` | " + " | ".join(cells) + " |")
+    if pipeline is not None:
+        lines += [
+            "",
+            "## Pipeline policies (root namespace)",
+            "",
+            _pipeline_intro(pipeline, lambda text: f"`{text}`"),
+            "",
+            *_markdown_table(pipeline.rendered()),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -104,7 +228,7 @@ code { font-size: 0.95em; }
 """
 
 
-def render_html(expectations: Expectations) -> str:
+def _html_table(expectations: Expectations) -> str:
     names = list(expectations.policies)
     head = "".join(f"<th><code>{html.escape(name)}</code></th>" for name in names)
     rows = []
@@ -116,12 +240,21 @@ def render_html(expectations: Expectations) -> str:
             cells.append(f'<td class="{css}">{html.escape(_cell(caps))}</td>')
         rows.append(f"<tr><th><code>{html.escape(api_path)}</code></th>{''.join(cells)}</tr>")
     body = "\n".join(rows)
+    return f"<table>\n<tr><th>path</th>{head}</tr>\n{body}\n</table>\n"
+
+
+def render_html(expectations: Expectations, pipeline: PipelineExpectations | None = None) -> str:
+    """The matrix as one HTML page; ``pipeline`` adds the root-namespace section after the namespace one."""
+    second = ""
+    if pipeline is not None:
+        intro = _pipeline_intro(pipeline, lambda text: f"<code>{html.escape(text)}</code>")
+        second = f"<h2>Pipeline policies (root namespace)</h2>\n<p>{intro}</p>\n{_html_table(pipeline.rendered())}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Access matrix</title>'
         f"<style>{_CSS}</style></head><body>\n<h1>Access matrix</h1>\n"
         f"<p>Capabilities each policy grants inside an environment namespace (kv mount "
         f"<code>{html.escape(expectations.kv_mount)}</code>). Empty cell: not checked.</p>\n"
-        f"<table>\n<tr><th>path</th>{head}</tr>\n{body}\n</table>\n</body></html>\n"
+        f"{_html_table(expectations)}{second}</body></html>\n"
     )
 
 
@@ -129,11 +262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llm_vault.access_matrix", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("reports"), help="folder for the two reports")
     parser.add_argument("--expectations", type=Path, default=EXPECTATIONS_FILE)
+    parser.add_argument("--pipeline-expectations", type=Path, default=PIPELINE_EXPECTATIONS_FILE)
     args = parser.parse_args(argv)
     expectations = load_expectations(args.expectations)
+    pipeline = load_pipeline_expectations(args.pipeline_expectations)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "access-matrix.md").write_text(render_markdown(expectations))
-    (args.out / "access-matrix.html").write_text(render_html(expectations))
+    (args.out / "access-matrix.md").write_text(render_markdown(expectations, pipeline))
+    (args.out / "access-matrix.html").write_text(render_html(expectations, pipeline))
     print(f"wrote {args.out / 'access-matrix.md'} and {args.out / 'access-matrix.html'}")
     return 0
 

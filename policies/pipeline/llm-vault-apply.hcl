@@ -80,6 +80,11 @@ path "${ns}auth/token/roles/*" {
 path "${ns}sys/policies/acl/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }
+# Not "default": every token of the environment carries it (the model runner's included), and
+# the stack does not manage it. An explicit deny wins over the glob above.
+path "${ns}sys/policies/acl/default" {
+  capabilities = ["deny"]
+}
 
 # The pipeline's own trust (this backend, its roles, these policies): read only, so that a
 # refresh sees it and CI can never widen its own access; an admin applies changes to it.
