@@ -601,6 +601,11 @@ def _audit(raw: Any) -> AuditSettings:
     )
 
 
+def namespace_prefix(namespace: str | None) -> str:
+    """How a root-namespace policy addresses the environment's paths: ``"dev/"``, or ``""`` without one."""
+    return f"{namespace}/" if namespace else ""
+
+
 def _adopt(raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
@@ -694,10 +699,9 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
     model_runner = _model_runner(raw.get("modelRunner"), names)
     audit = _audit(raw.get("audit"))
     # Pipeline policies live in the root namespace and name the environment's paths from there.
-    prefix = f"{namespace}/" if namespace else ""
     placeholders = {
         "kv_mount": kv.path,
-        "ns": prefix,
+        "ns": namespace_prefix(namespace),
         "namespace": namespace or "",
         "environment": environment,
         "jwt_path": github.path,

@@ -91,8 +91,9 @@ def load_expectations(path: Path = EXPECTATIONS_FILE) -> Expectations:
 
 def pipeline_values(placeholders: Mapping[str, str]) -> dict[str, str]:
     """Every value a pipeline policy names: ``placeholders`` plus ``ns`` (as infra/config.py derives it)."""
-    namespace = placeholders["namespace"]
-    return {**placeholders, "ns": f"{namespace}/" if namespace else ""}
+    from infra.config import namespace_prefix
+
+    return {**placeholders, "ns": namespace_prefix(placeholders["namespace"])}
 
 
 def render_pipeline_policy(path: Path, placeholders: Mapping[str, str]) -> str:

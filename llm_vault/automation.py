@@ -16,10 +16,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pulumi import automation as auto
+
+if TYPE_CHECKING:
+    from infra.config import Settings
 
 from llm_vault import engine, toolchain
 from llm_vault.stackfiles import stack_config
@@ -61,6 +64,13 @@ class StackTarget:
     @property
     def workspace_dir(self) -> Path:
         return self.state_dir / "workspaces" / self.stack
+
+    def settings(self) -> Settings:
+        """The stack's validated settings with this run's overrides (raises ConfigError naming the key)."""
+        from infra.config import load_settings
+
+        values = self.config_values()
+        return load_settings({k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("llm-vault:")})
 
     def config_values(self) -> dict[str, Any]:
         values = stack_config(self.stack, self.source_root)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from infra.config import ConfigError, Settings, load_settings
+from infra.config import ConfigError, Settings
 from llm_vault import automation
 from llm_vault.stackfiles import STACKS
 
@@ -40,15 +40,9 @@ def vault_env() -> dict[str, str]:
     return env
 
 
-def settings_for(target: automation.StackTarget) -> Settings:
-    values = target.config_values()
-    raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("llm-vault:")}
-    return load_settings(raw)
-
-
 def preflight(target: automation.StackTarget) -> Settings:
     """Everything that must hold before the engine or the server is touched."""
-    settings = settings_for(target)
+    settings = target.settings()
     missing = [k for k in ("VAULT_ADDR", "VAULT_TOKEN") if k not in target.env]
     if missing:
         raise SystemExit(f"error: set {' and '.join(missing)} (or BAO_ADDR/BAO_TOKEN) to reach the server")

@@ -103,11 +103,10 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
     _say(f"local GitHub-shaped OIDC issuer at {issuer['url']}")
 
     token = server.token_file.read_text().strip()
-    for stack in stacks:
-        target = local_target(stack, server, issuer, workdir)
-        from llm_vault.cli import settings_for
-
-        settings_for(target)  # config errors stop us before the engine starts
+    targets = [local_target(stack, server, issuer, workdir) for stack in stacks]
+    # Every stack's config is checked before the first is applied: nothing is half-applied.
+    settings = [target.settings() for target in targets]
+    for stack, target in zip(stacks, targets, strict=True):
         _say(f"applying stack {stack} (refresh, then up) ...")
         started = time.monotonic()
         result = automation.refresh_then_up(automation.open_stack(target), on_output=_engine_line)
@@ -115,10 +114,7 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
              f"changes {dict(result.summary.resource_changes or {})}")
     print()
     print(describe(hvac.Client(url=server.address, token=token), stacks))
-    from llm_vault.cli import settings_for
-
-    first = automation.StackTarget(stack=stacks[0], state_dir=workdir / "pulumi")
-    print(_next_steps(server, issuer, workdir, settings_for(first)))
+    print(_next_steps(server, issuer, workdir, settings[0]))
     return 0
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from pulumi import automation as auto
 from pulumi.automation import events
 
+from llm_vault.automation import refresh_then_preview
+
 MASK = "[secret]"
 # Values under these property names are never shown, whatever the engine says about them.
 SENSITIVE = {"__provider", "token", "secret_id", "password", "data", "data_json", "value"}
@@ -130,7 +132,7 @@ def collect_preview(
                 preview.errors.append(message)
 
     try:
-        stack.preview(refresh=True, diff=True, on_event=on_event, on_output=on_output)
+        refresh_then_preview(stack, on_event=on_event, on_output=on_output)
     except auto.errors.CommandError as err:
         if not preview.errors:
             preview.errors.append(_first_error_line(str(err)))
