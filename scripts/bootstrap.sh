@@ -87,12 +87,14 @@ actionlint_bin() {
 }
 
 debian_packages() {
-  # Docker's engine (the tests' OpenBao runs in a container) and shellcheck (the workflow
-  # lint checks run: scripts). Only what is missing; only as root on a Debian-like system.
+  # Docker's engine (the tests' OpenBao runs in a container), shellcheck (the workflow
+  # lint checks run: scripts) and PostgreSQL (llm_vault/local/postgres.py). Only what is missing; only as root on a Debian-like system.
   local missing=()
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v shellcheck >/dev/null || missing+=(shellcheck)
-  if [ ${#missing[@]} -eq 0 ]; then echo "skipped: docker.io and shellcheck present"; return; fi
+  # PostgreSQL: the database engine's tests and the local job run a throwaway cluster.
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+  if [ ${#missing[@]} -eq 0 ]; then echo "skipped: docker.io, shellcheck and postgresql present"; return; fi
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     echo "UNAVAILABLE: cannot install ${missing[*]} (needs root and apt-get); install them yourself"; return
   fi

@@ -15,6 +15,7 @@ from collections.abc import Generator, Iterator
 import pytest
 
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
+from llm_vault.local.postgres import PostgresCluster
 from llm_vault.local.server import OpenBaoServer, ServerStartError, choose_runtime, start_server
 
 LOG_LINES_IN_REPORT = 200
@@ -89,3 +90,15 @@ def pytest_runtest_makereport(
                 tail = "\n".join(value.logs().splitlines()[-LOG_LINES_IN_REPORT:])
                 report.sections.append((f"openbao logs: {name} ({value.runtime}, {value.address})", tail))
     return report
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 shared by the session (stopped and removed after)."""
+    cluster = PostgresCluster(base_dir=tmp_path_factory.mktemp("postgres"))
+    try:
+        cluster.start()
+    except Exception as exc:  # loud, like the servers: tests that need it error with the reason
+        pytest.fail(f"could not start a PostgreSQL cluster: {exc}", pytrace=False)
+    yield cluster
+    cluster.stop()
