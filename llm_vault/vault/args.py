@@ -163,6 +163,62 @@ class AppRoleRoleArgs:
     namespace: str | None = None
 
 
+@dataclass(frozen=True)
+class DatabaseConnectionArgs:
+    """A database secrets engine connection: POST /v1/:backend/config/:name.
+
+    The root password is never a field: ``password_source`` says where the provider reads it at
+    apply time (``env:VAR`` or ``file:/path``), and it is sent only when the connection is created
+    or ``password_version`` changes (write-only semantics, like terraform-provider-vault's
+    ``password_wo_version``). With ``rotate_root`` the server rotates it right after it is sent,
+    so the supplied password stops working and only the server knows the new one.
+    """
+
+    backend: str
+    name: str
+    connection_url: str  # with {{username}}/{{password}}: the server fills them in
+    username: str
+    password_source: str
+    password_version: int = 1
+    plugin_name: str = "postgresql-database-plugin"
+    allowed_roles: tuple[str, ...] = ()
+    max_open_connections: int = 4
+    password_authentication: str = "scram-sha-256"
+    verify_connection: bool = True
+    root_rotation_statements: tuple[str, ...] = ()
+    rotate_root: bool = True
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseRoleArgs:
+    """A dynamic database role: POST /v1/:backend/roles/:name."""
+
+    backend: str
+    name: str
+    db_name: str
+    creation_statements: tuple[str, ...]
+    revocation_statements: tuple[str, ...] = ()
+    renew_statements: tuple[str, ...] = ()
+    default_ttl: int = 3600
+    max_ttl: int = 86400
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseStaticRoleArgs:
+    """A static database role (an existing database user whose password the server rotates):
+    POST /v1/:backend/static-roles/:name."""
+
+    backend: str
+    name: str
+    db_name: str
+    username: str
+    rotation_period: int = 86400
+    rotation_statements: tuple[str, ...] = ()
+    namespace: str | None = None
+
+
 ObjectArgs = (
     NamespaceArgs
     | MountArgs
@@ -175,6 +231,9 @@ ObjectArgs = (
     | AuditArgs
     | TokenRoleArgs
     | AppRoleRoleArgs
+    | DatabaseConnectionArgs
+    | DatabaseRoleArgs
+    | DatabaseStaticRoleArgs
 )
 
 

@@ -168,4 +168,74 @@ class OfficialBackend:
                 namespace=ns,
                 opts=opts,
             )
+        if isinstance(args, a.DatabaseConnectionArgs):
+            return _database_connection(vault, resource_name, args, opts)
+        if isinstance(args, a.DatabaseRoleArgs):
+            return vault.database.SecretBackendRole(
+                resource_name,
+                backend=args.backend,
+                name=args.name,
+                db_name=args.db_name,
+                creation_statements=list(args.creation_statements),
+                revocation_statements=list(args.revocation_statements) or None,
+                renew_statements=list(args.renew_statements) or None,
+                default_ttl=args.default_ttl,
+                max_ttl=args.max_ttl,
+                namespace=ns,
+                opts=opts,
+            )
+        if isinstance(args, a.DatabaseStaticRoleArgs):
+            return vault.database.SecretBackendStaticRole(
+                resource_name,
+                backend=args.backend,
+                name=args.name,
+                db_name=args.db_name,
+                username=args.username,
+                rotation_period=args.rotation_period,
+                rotation_statements=list(args.rotation_statements) or None,
+                namespace=ns,
+                opts=opts,
+            )
         raise TypeError(f"no pulumi_vault mapping for {type(args).__name__}")
+
+
+def _database_connection(
+    vault: Any, resource_name: str, args: a.DatabaseConnectionArgs, opts: pulumi.ResourceOptions | None
+) -> pulumi.CustomResource:
+    """The connection with the root password as a write-only value (``password_wo`` +
+    ``password_wo_version``: never in state), read from its source here, at deployment time."""
+    from llm_vault.vault.builtin.database import read_password
+
+    password = pulumi.Output.secret(read_password(args.password_source, f"database connection {args.name!r}"))
+    connection = vault.database.SecretBackendConnection(
+        resource_name,
+        backend=args.backend,
+        name=args.name,
+        plugin_name=args.plugin_name,
+        allowed_roles=list(args.allowed_roles),
+        verify_connection=args.verify_connection,
+        root_rotation_statements=list(args.root_rotation_statements) or None,
+        postgresql=vault.database.SecretBackendConnectionPostgresqlArgs(
+            connection_url=args.connection_url,
+            username=args.username,
+            password_wo=password,
+            password_wo_version=args.password_version,
+            max_open_connections=args.max_open_connections,
+            password_authentication=args.password_authentication,
+        ),
+        namespace=args.namespace,
+        opts=opts,
+    )
+    if args.rotate_root:
+        # pulumi-vault has no rotate-root resource: a write-once endpoint, replaced (so run again)
+        # only when the password version changes.
+        vault.generic.Endpoint(
+            f"{resource_name}-rotate-root-v{args.password_version}",
+            path=f"{args.backend}/rotate-root/{args.name}",
+            data_json="{}",
+            disable_read=True,
+            disable_delete=True,
+            namespace=args.namespace,
+            opts=pulumi.ResourceOptions(parent=connection, depends_on=[connection]),
+        )
+    return connection

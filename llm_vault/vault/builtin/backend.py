@@ -9,6 +9,11 @@ from llm_vault.vault.builtin._provider import VaultResource
 from llm_vault.vault.builtin.approle import AppRoleRole
 from llm_vault.vault.builtin.audit import Audit
 from llm_vault.vault.builtin.auth import AuthBackend
+from llm_vault.vault.builtin.database import (
+    DatabaseSecretBackendConnection,
+    DatabaseSecretBackendRole,
+    DatabaseSecretBackendStaticRole,
+)
 from llm_vault.vault.builtin.jwt import JwtAuthConfig, JwtAuthRole
 from llm_vault.vault.builtin.kv import KvMetadata, KvV2Config
 from llm_vault.vault.builtin.mount import Mount
@@ -28,6 +33,9 @@ RESOURCES: dict[type, type[VaultResource]] = {
     a.AuditArgs: Audit,
     a.TokenRoleArgs: TokenRole,
     a.AppRoleRoleArgs: AppRoleRole,
+    a.DatabaseConnectionArgs: DatabaseSecretBackendConnection,
+    a.DatabaseRoleArgs: DatabaseSecretBackendRole,
+    a.DatabaseStaticRoleArgs: DatabaseSecretBackendStaticRole,
 }
 
 
