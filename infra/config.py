@@ -14,9 +14,12 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hcl2
+
+if TYPE_CHECKING:
+    from infra.config_databases import DatabaseSettings
 
 PROJECT = "llm-vault"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -202,6 +205,7 @@ class Settings:
     audit: AuditSettings
     pipeline: PipelineSettings | None = None
     adopt: tuple[str, ...] = field(default=())
+    databases: DatabaseSettings | None = None  # infra/config_databases.py
 
 
 # --------------------------------------------------------------------------------------------------
@@ -679,11 +683,14 @@ TOP_LEVEL_KEYS = {
     "audit",
     "pipeline",
     "adopt",
+    "databases",
 }
 
 
 def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> Settings:
     """Validate the ``llm-vault`` config namespace (keys without the ``llm-vault:`` prefix)."""
+    from infra.config_databases import parse_databases  # it builds on this module's readers
+
     _no_unknown(raw, TOP_LEVEL_KEYS, "")
     environment = _str(raw, "environment", "", required=True)
     if not _NAME.match(environment):
@@ -721,6 +728,7 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         audit=audit,
         pipeline=_pipeline(raw.get("pipeline"), github, placeholders, environment, policy_dir),
         adopt=_adopt(raw.get("adopt")),
+        databases=parse_databases(raw.get("databases"), {model_runner.role, *(b.role for b in github.bindings)}),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pulumi
 
 from infra.components.audit import AuditDevice
+from infra.components.database_credentials import DatabaseCredentials
 from infra.components.github_oidc import GitHubOidcTrust
 from infra.components.model_runner import ModelRunnerIdentity
 from infra.components.namespace import EnvironmentNamespace
@@ -31,6 +32,8 @@ def main(settings: Settings | None = None) -> None:
     ShortLivedTokens("tokens", settings.short_lived_tokens, backend, namespace=ns.path, opts=after_policies)
     ModelRunnerIdentity("model-runner", settings.model_runner, backend, namespace=ns.path, opts=after_policies)
     AuditDevice("audit", settings.audit, backend)
+    if settings.databases is not None:
+        DatabaseCredentials("databases", settings.databases, backend, namespace=ns.path, opts=after_policies)
     if settings.pipeline is not None:
         DeployPipelineTrust("pipeline", settings.pipeline, backend)
 
@@ -43,6 +46,8 @@ def main(settings: Settings | None = None) -> None:
     pulumi.export("approle_path", settings.model_runner.path)
     pulumi.export("model_runner_role", settings.model_runner.role)
     pulumi.export("audit", {"mode": settings.audit.mode, "path": settings.audit.path})
+    if settings.databases is not None:
+        pulumi.export("database_path", settings.databases.path)
     if settings.pipeline is not None:
         pulumi.export("pipeline_roles", {b.role: b.subject for b in settings.pipeline.bindings})
         pulumi.export("pipeline_path", settings.pipeline.path)
