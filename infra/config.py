@@ -689,7 +689,7 @@ TOP_LEVEL_KEYS = {
 
 def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> Settings:
     """Validate the ``llm-vault`` config namespace (keys without the ``llm-vault:`` prefix)."""
-    from infra.config_databases import parse_databases  # it builds on this module's readers
+    from infra.config_databases import parse_databases, with_database_grants  # it builds on this module's readers
 
     _no_unknown(raw, TOP_LEVEL_KEYS, "")
     environment = _str(raw, "environment", "", required=True)
@@ -715,7 +715,7 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         "approle_path": model_runner.path,
         "audit_path": audit.path,
     }
-    return Settings(
+    settings = Settings(
         environment=environment,
         namespace=namespace,
         provider_backend=backend,
@@ -730,6 +730,7 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         adopt=_adopt(raw.get("adopt")),
         databases=parse_databases(raw.get("databases"), {model_runner.role, *(b.role for b in github.bindings)}),
     )
+    return with_database_grants(settings)
 
 
 def raw_from_pulumi_config() -> dict[str, Any]:

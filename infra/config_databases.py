@@ -28,11 +28,12 @@ Parsed once at load (``parse_databases``); every error is a ``ConfigError`` nami
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from infra.config import (
     ConfigError,
+    Settings,
     _bool,
     _duration,
     _int,
@@ -241,3 +242,24 @@ def grant_policy(path: str, grant: Grant) -> str:
     """The only capability a grant gives: reading its role's credentials."""
     endpoint = "static-creds" if grant.static else "creds"
     return f'path "{path}/{endpoint}/{grant.role}" {{\n  capabilities = ["read"]\n}}\n'
+
+
+def with_database_grants(settings: Settings) -> Settings:
+    """``settings`` with each grant's policy added to the identities it names (the model runner's
+    AppRole role, GitHub bindings by role name), and to no one else."""
+    grants = settings.databases.grants if settings.databases is not None else ()
+    if not grants:
+        return settings
+
+    def extra(identity: str) -> tuple[str, ...]:
+        return tuple(grant_policy_name(g) for g in grants if identity in g.identities)
+
+    runner = settings.model_runner
+    github = settings.github
+    return replace(
+        settings,
+        model_runner=replace(runner, policies=(*runner.policies, *extra(runner.role))),
+        github=replace(
+            github, bindings=tuple(replace(b, policies=(*b.policies, *extra(b.role))) for b in github.bindings)
+        ),
+    )

@@ -126,3 +126,12 @@ def test_the_program_declares_roles_after_their_connection_and_the_connection_af
     assert depends["databases-rag-role-rag-readonly"] and depends["databases-rag-static-rag-etl"]
     policies = {p.name: p.policy for p in run.records(a.PolicyArgs) if p.name.startswith("database-")}
     assert set(policies) == {"database-rag-readonly", "database-rag-etl"}
+
+
+def test_a_grants_policy_goes_to_the_identities_it_names_and_no_one_else() -> None:
+    settings = load_settings(with_databases())
+    assert "database-rag-readonly" in settings.model_runner.policies
+    assert "database-rag-etl" not in settings.model_runner.policies
+    by_role = {b.role: b.policies for b in settings.github.bindings}
+    assert "database-rag-etl" in by_role["github-actions"]
+    assert not any(p.startswith("database-") for p in by_role["github-actions-pr"])
