@@ -22,6 +22,7 @@ import pulumi
 import pytest
 from pulumi import automation as auto
 
+from infra.config_databases import Grant, grant_policy
 from llm_vault.engine import inline_stack, state_file
 from llm_vault.local.postgres import PostgresCluster
 from llm_vault.local.server import OpenBaoServer
@@ -217,6 +218,26 @@ def test_the_root_password_is_in_no_state_output_or_audit_log(deployment: Deploy
     hits = {where: text.count(deployment.root_password) for where, text in places.items()}
     print(f"root password hits: {hits}; credentials issued: {deployment.issued}; logins tried: {deployment.logins}")
     assert hits == {"state": 0, "engine output": 0, "audit log": 0}
+
+
+def test_a_grant_token_reads_its_roles_credentials_and_nothing_else(deployment: Deployment) -> None:
+    grant = Grant(role="readonly", identities=("model-runner",), static=False)
+    client, mount = deployment.client, deployment.mount
+    client.sys.create_or_update_policy(name=f"grant-{mount}", policy=grant_policy(mount, grant))
+    token = client.auth.token.create(policies=[f"grant-{mount}"], no_default_policy=True, ttl="5m")["auth"]
+    holder = hvac.Client(url=deployment.server.address, token=token["client_token"])
+    try:
+        issued = holder.read(f"{mount}/creds/readonly")
+        deployment.issued += 1
+        assert deployment.login(issued["data"]["username"], issued["data"]["password"])
+        for path in (f"{mount}/static-creds/svc", f"{mount}/config/app", f"{mount}/roles/readonly"):
+            with pytest.raises(hvac.exceptions.Forbidden):
+                holder.read(path)
+        with pytest.raises(hvac.exceptions.Forbidden):
+            holder.write_data(f"{mount}/rotate-root/app", data={})
+    finally:
+        client.auth.token.revoke(token["client_token"])
+        client.sys.delete_policy(f"grant-{mount}")
 
 
 def test_destroy_leaves_no_role_the_engine_created(deployment: Deployment) -> None:
