@@ -21,6 +21,7 @@ import hvac.exceptions as hvac_errors
 import requests
 
 from .auth import AppRoleAuth, AuthMethod, Credentials, GitHubOidcAuth, TokenAuth
+from .database import DatabaseCredentialsMixin
 from .errors import (
     AuthenticationFailed,
     PermissionDenied,
@@ -69,7 +70,7 @@ class _TokenState:
     warned: bool = False  # "cannot be extended" said once per token, not on every call
 
 
-class VaultSecretManager:
+class VaultSecretManager(DatabaseCredentialsMixin):
     """Read and write the platform's secrets in a kv-v2 mount, with a token that stays valid.
 
     ``VaultSecretManager()`` behaves as it always did: address and token from ``VAULT_ADDR`` and

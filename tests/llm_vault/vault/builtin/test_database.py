@@ -28,6 +28,7 @@ from llm_vault.local.postgres import PostgresCluster
 from llm_vault.local.server import OpenBaoServer
 from llm_vault.vault import args as a
 from llm_vault.vault.builtin.backend import BuiltinBackend
+from vault_secrets import SecretNotFound, VaultSecretManager
 
 from .conftest import Run, destroy_quietly, preview_changes, unique, up, vault_config
 
@@ -136,6 +137,7 @@ def deployment(
     )
     up(stack)
     yield dep
+    print(f"\ndatabase figures: credentials issued {dep.issued}, logins tried {dep.logins}")
     destroy_quietly(stack)
 
 
@@ -238,6 +240,24 @@ def test_a_grant_token_reads_its_roles_credentials_and_nothing_else(deployment: 
     finally:
         client.auth.token.revoke(token["client_token"])
         client.sys.delete_policy(f"grant-{mount}")
+
+
+def test_the_client_issues_renews_and_revokes_on_exit(deployment: Deployment) -> None:
+    manager = VaultSecretManager(deployment.server.address, deployment.server.root_token)
+    with manager.database_credentials("readonly", mount=deployment.mount) as creds:
+        deployment.issued += 1
+        assert creds.password not in repr(creds)
+        assert creds.lease is not None and creds.lease.renewable and creds.lease.duration_seconds == 600
+        assert deployment.login(creds.username, creds.password)
+        assert manager.renew_lease(creds.lease).id == creds.lease.id
+    assert not deployment.login(creds.username, creds.password)
+    manager.revoke_lease(creds.lease)  # already revoked: no error
+    static = manager.get_static_database_credentials("svc", mount=deployment.mount)
+    deployment.issued += 1
+    assert static.username == deployment.static_user and static.lease is None
+    assert deployment.login(static.username, static.password)
+    with pytest.raises(SecretNotFound):
+        manager.get_database_credentials("no-such-role", mount=deployment.mount)
 
 
 def test_destroy_leaves_no_role_the_engine_created(deployment: Deployment) -> None:
