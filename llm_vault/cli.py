@@ -24,6 +24,7 @@ from typing import Any
 
 from infra.config import ConfigError, Settings
 from llm_vault import automation
+from llm_vault.connection_guard import check_connection_config
 from llm_vault.stackfiles import STACKS
 
 EXIT_CONFIG = 1
@@ -43,6 +44,7 @@ def vault_env() -> dict[str, str]:
 def preflight(target: automation.StackTarget) -> Settings:
     """Everything that must hold before the engine or the server is touched."""
     settings = target.settings()
+    check_connection_config(target.config_values(), target.env, settings)
     missing = [k for k in ("VAULT_ADDR", "VAULT_TOKEN") if k not in target.env]
     if missing:
         raise SystemExit(f"error: set {' and '.join(missing)} (or BAO_ADDR/BAO_TOKEN) to reach the server")
