@@ -61,7 +61,7 @@ def _require_an_audit_device(env: dict[str, str]) -> None:
     if not devices:
         raise SystemExit(
             "error: llm-vault:audit.mode is 'declared' but the server has no audit device enabled; "
-            "declare one in the server's config file (audit \"file\" ...) before applying"
+            'declare one in the server\'s config file (audit "file" ...) before applying'
         )
 
 
@@ -75,20 +75,27 @@ def _print(line: str) -> None:
     sys.stdout.flush()
 
 
-def cmd_preview(args: argparse.Namespace, *, drift: bool = False) -> int:
-    target = _target(args.stack, args)
-    preflight(target)
-    stack = automation.open_stack(target)
+def preview_with_undeclared(target: automation.StackTarget, on_output: Any = None) -> tuple[str, bool]:
+    """The markdown report of a refresh + preview, plus what a refresh cannot see (objects in our
+    backends and namespace that the stack does not declare); True when the server differs."""
     from llm_vault.preview_report import collect_preview, render_markdown
+    from llm_vault.undeclared import find_undeclared, render_undeclared
 
-    preview = collect_preview(stack, stack_name=args.stack, on_output=None if args.quiet else _print)
-    report = render_markdown(preview)
+    settings = preflight(target)
+    stack = automation.open_stack(target)
+    preview = collect_preview(stack, stack_name=target.stack, on_output=on_output)
+    undeclared = find_undeclared(settings, target.env)
+    return render_markdown(preview) + render_undeclared(undeclared), bool(preview.has_changes or undeclared)
+
+
+def cmd_preview(args: argparse.Namespace, *, drift: bool = False) -> int:
+    report, differs = preview_with_undeclared(_target(args.stack, args), None if args.quiet else _print)
     if args.report:
         Path(args.report).write_text(report)
         _print(f"report written to {args.report}")
     else:
         _print(report)
-    if drift and preview.has_changes:
+    if drift and differs:
         return EXIT_DRIFT
     return 0
 

@@ -319,3 +319,41 @@ def test_hvac_errors_from_the_server_are_403s_not_hidden(provisioned: Deployment
     apply = pipeline_caller(provisioned, "dev", "llm-vault-apply")
     with pytest.raises(hvac.exceptions.Forbidden):
         apply.request("GET", "dev/openai-llm/data/api-keys")
+
+
+# --------------------------------------------------------------------------------------------
+# someone with a server token changing things by hand: drift sees it
+
+
+@pytest.mark.engine
+def test_drift_reports_a_leaking_tune_and_a_backdoor_role_and_up_repairs_the_tune(provisioned: Deployment) -> None:
+    from llm_vault.cli import preview_with_undeclared
+
+    record = provisioned.stacks["dev"]
+    s = record.settings
+    root = provisioned.root(record.namespace)
+    root.write_data(f"sys/mounts/{s.kv.path}/tune", data={"audit_non_hmac_response_keys": ["openai_key"]})
+    backdoor = f"auth/{s.github.path}/role/ci-backdoor"
+    root.write_data(
+        backdoor,
+        data={
+            "role_type": "jwt",
+            "user_claim": "sub",
+            "bound_audiences": ["https://github.com/evil"],
+            "bound_subject": "repo:evil/repo:ref:refs/heads/main",
+            "token_policies": ["openai-llm-operator"],
+        },
+    )
+    try:
+        with tried("a tuned mount and a backdoor role pass drift unseen"):
+            report, differs = preview_with_undeclared(provisioned.target("dev"))
+            assert differs, "drift would exit 0"
+            assert "audit_non_hmac_response_keys" in report and "openai_key" in report
+            assert "ci-backdoor" in report and "not declared" in report
+        provisioned.up("dev")
+        tune = root.read(f"sys/mounts/{s.kv.path}/tune")["data"]
+        assert not tune.get("audit_non_hmac_response_keys"), "up did not repair the mount"
+        assert root.read(backdoor) is not None, "up must not delete an undeclared role silently"
+    finally:
+        root.delete(backdoor)
+        root.write_data(f"sys/mounts/{s.kv.path}/tune", data={"audit_non_hmac_response_keys": []})
