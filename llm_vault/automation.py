@@ -121,7 +121,9 @@ def open_stack(target: StackTarget, program: Callable[[], None] | None = None) -
         secrets_provider="passphrase",
         pulumi_command=engine.pulumi_command(),
     )
-    return auto.create_or_select_stack(stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace)
+    return auto.create_or_select_stack(
+        stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace
+    )
 
 
 def refresh_then_preview(stack: auto.Stack, **kwargs: Any) -> auto.PreviewResult:

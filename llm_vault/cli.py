@@ -61,7 +61,7 @@ def _require_an_audit_device(env: dict[str, str]) -> None:
     if not devices:
         raise SystemExit(
             "error: llm-vault:audit.mode is 'declared' but the server has no audit device enabled; "
-            'declare one in the server\'s config file (audit "file" ...) before applying'
+            "declare one in the server's config file (audit \"file\" ...) before applying"
         )
 
 

@@ -50,16 +50,8 @@ def start_issuer(workdir: Path) -> dict[str, Any]:
     log = open(workdir / "issuer.log", "ab")  # noqa: SIM115 (handed to the child)
     key_file = workdir / "issuer-key.pem"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llm_vault.local.oidc_issuer",
-            "serve",
-            "--port",
-            str(port),
-            "--key-file",
-            str(key_file),
-        ],
+        [sys.executable, "-m", "llm_vault.local.oidc_issuer", "serve",
+         "--port", str(port), "--key-file", str(key_file)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # outlives this command, like the server
@@ -105,10 +97,8 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
         _say("starting a local OpenBao (dev mode, in memory) ...")
         started = time.monotonic()
         server = local_server.start_detached("dev", workdir=workdir, prefer=prefer)
-        _say(
-            f"OpenBao {toolchain.OPENBAO_VERSION} at {server.address} ({server.runtime}) "
-            f"in {time.monotonic() - started:.1f}s"
-        )
+        _say(f"OpenBao {toolchain.OPENBAO_VERSION} at {server.address} ({server.runtime}) "
+             f"in {time.monotonic() - started:.1f}s")
     issuer = start_issuer(workdir)
     _say(f"local GitHub-shaped OIDC issuer at {issuer['url']}")
 
@@ -120,10 +110,8 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
         _say(f"applying stack {stack} (refresh, then up) ...")
         started = time.monotonic()
         result = automation.refresh_then_up(automation.open_stack(target), on_output=_engine_line)
-        _say(
-            f"{stack}: {result.summary.result} in {time.monotonic() - started:.1f}s, "
-            f"changes {dict(result.summary.resource_changes or {})}"
-        )
+        _say(f"{stack}: {result.summary.result} in {time.monotonic() - started:.1f}s, "
+             f"changes {dict(result.summary.resource_changes or {})}")
     print()
     print(describe(hvac.Client(url=server.address, token=token), stacks))
     print(_next_steps(server, issuer, workdir, settings[0]))
@@ -193,14 +181,8 @@ def describe(client: hvac.Client, namespaces: list[str]) -> str:
         for path, mount in sorted(c.sys.list_mounted_secrets_engines().get("data", {}).items()):
             if mount["type"] == "kv":
                 cfg = c.secrets.kv.v2.read_configuration(mount_point=path.rstrip("/"))["data"]
-                rows.append(
-                    (
-                        ns,
-                        "kv-v2 mount",
-                        path.rstrip("/"),
-                        f"max_versions={cfg['max_versions']} cas_required={cfg['cas_required']}",
-                    )
-                )
+                rows.append((ns, "kv-v2 mount", path.rstrip("/"),
+                             f"max_versions={cfg['max_versions']} cas_required={cfg['cas_required']}"))
         rows += _auth_rows(c, ns)
         for role in c.list("auth/token/roles").get("data", {}).get("keys", []):
             r = c.read(f"auth/token/roles/{role}")["data"]
@@ -231,31 +213,29 @@ def _auth_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def _next_steps(server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path, settings: Settings) -> str:
+def _next_steps(
+    server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path, settings: Settings
+) -> str:
     py = Path(sys.executable)
     bao = py.parent / "bao"
     ns, mount = settings.namespace or "", settings.kv.path
     ci = settings.github.bindings[0]
     ids = f"--repository-id {ci.repository_id} --owner-id {ci.owner_id}" if ci.repository_id and ci.owner_id else ""
-    selector = {
-        "ref": f"--ref {ci.value}",
-        "tag": f"--ref refs/tags/{ci.value}",
-        "environment": f"--environment {ci.value}",
-        "pull_request": "--pull-request",
-    }[ci.kind]
+    selector = {"ref": f"--ref {ci.value}", "tag": f"--ref refs/tags/{ci.value}",
+                "environment": f"--environment {ci.value}", "pull_request": "--pull-request"}[ci.kind]
     return f"""
 How to use it:
   export VAULT_ADDR={server.address} VAULT_NAMESPACE={ns}
   export VAULT_TOKEN="$(cat {server.token_file})"   # root token of this throwaway server (file is 0600)
   {bao} kv put -mount={mount} api-keys huggingface_token=... openai_key=... anthropic_key=...
   # log in as CI ({ci.role}), with an ID token from the local GitHub-shaped issuer:
-  JWT=$({py} -m llm_vault.local.oidc_issuer mint --issuer {issuer["url"]} --key-file {issuer["key_file"]} \\
+  JWT=$({py} -m llm_vault.local.oidc_issuer mint --issuer {issuer['url']} --key-file {issuer['key_file']} \\
         --repository {ci.repository} {ids} {selector} --audience {ci.audience})
   VAULT_TOKEN= {bao} write auth/{settings.github.path}/login role={ci.role} jwt="$JWT"
   # the example model runner (token login here; AppRole with VAULT_ROLE_ID/VAULT_SECRET_ID):
   {py} examples/model_runner.py
 Stop it: make down
-Audit log: {workdir / "audit"}/"""
+Audit log: {workdir / 'audit'}/"""
 
 
 def status() -> int:

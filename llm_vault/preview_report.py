@@ -48,10 +48,8 @@ class Change:
 
     @property
     def holds_data(self) -> bool:
-        return any(
-            self.type.endswith(f":{kind}") or self.name.endswith(f"-{kind}") or self.name == kind
-            for kind in DATA_HOLDING
-        )
+        return any(self.type.endswith(f":{kind}") or self.name.endswith(f"-{kind}") or self.name == kind
+                   for kind in DATA_HOLDING)
 
 
 @dataclass
@@ -91,7 +89,9 @@ def _type_of(urn: str, fallback: str) -> str:
     return parts[2].rsplit("$", 1)[-1] if len(parts) >= 4 else fallback
 
 
-def collect_preview(stack: auto.Stack, *, stack_name: str, on_output: Callable[[str], Any] | None = None) -> Preview:
+def collect_preview(
+    stack: auto.Stack, *, stack_name: str, on_output: Callable[[str], Any] | None = None
+) -> Preview:
     """Run preview with refresh and collect what it would do. Errors are collected, not raised."""
     preview = Preview(stack=stack_name)
 
