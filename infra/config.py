@@ -583,16 +583,23 @@ def _model_runner(raw: Any, policy_names: set[str]) -> ModelRunnerSettings:
     )
 
 
-def _audit(raw: Any) -> AuditSettings:
+def _audit(raw: Any, protect: bool) -> AuditSettings:
     key = "audit"
     raw = _obj(raw if raw is not None else {}, key)
-    _no_unknown(raw, {"mode", "path", "filePath", "hmacAccessor"}, key)
-    mode = _str(raw, "mode", key, "api")
+    # No logRaw, no type: a device the program creates is a file device with HMAC'd values.
+    _no_unknown(raw, {"mode", "path", "filePath", "fileDir", "hmacAccessor"}, key)
+    # Protected stacks leave the device to the server's config file unless they choose API mode
+    # (which needs unsafe_allow_api_audit_creation on OpenBao, the switch added for CVE-2025-54997).
+    mode = _str(raw, "mode", key, "declared" if protect else "api")
     if mode not in AUDIT_MODES:
         raise ConfigError(f"{key}.mode", f"must be one of {AUDIT_MODES}, got {mode!r}")
+    file_dir = _str(raw, "fileDir", key, "/vault/audit").rstrip("/") or "/"
     file_path = _str(raw, "filePath", key, "/vault/audit/audit.log")
     if not file_path.startswith("/") and file_path != "stdout":
         raise ConfigError(f"{key}.filePath", f"must be an absolute path on the server or 'stdout', got {file_path!r}")
+    parts = file_path.split("/")
+    if mode == "api" and file_path != "stdout" and (".." in parts or not file_path.startswith(f"{file_dir}/")):
+        raise ConfigError(f"{key}.filePath", f"{file_path!r} is outside the audit directory {file_dir!r} (fileDir)")
     return AuditSettings(
         mode=mode,
         path=_mount_path(raw, "path", key, "file"),
@@ -697,7 +704,7 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
     names = {p.name for p in policies}
     github = _github(raw.get("github"), names)
     model_runner = _model_runner(raw.get("modelRunner"), names)
-    audit = _audit(raw.get("audit"))
+    audit = _audit(raw.get("audit"), _bool(raw, "protect", "", False))
     # Pipeline policies live in the root namespace and name the environment's paths from there.
     placeholders = {
         "kv_mount": kv.path,
