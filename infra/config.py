@@ -608,6 +608,39 @@ def _audit(raw: Any, protect: bool) -> AuditSettings:
     )
 
 
+def normalised_name(name: str) -> str:
+    """A policy or role name the way the server stores it (trimmed, lower case): grants and
+    denies are written for this form, so ``DEFAULT`` or ``default `` cannot slip past one."""
+    return name.strip().lower()
+
+
+def _grants(prefix: str, names: set[str], capabilities: str = '"create", "read", "update", "delete"') -> str:
+    return "\n".join(
+        f'path "{prefix}{normalised_name(n)}" {{\n  capabilities = [{capabilities}]\n}}' for n in sorted(names)
+    )
+
+
+# Placeholders naming the declared objects (comma-separated), from which the apply policy's
+# exact-name grants are generated (``declared_grants``).
+DECLARED_NAME_KEYS = ("jwt_roles", "approle_roles", "token_roles", "acl_policies")
+
+
+def declared_grants(values: Mapping[str, str]) -> dict[str, str]:
+    """Path blocks of the apply policy for exactly the objects ``values`` names (``ns``,
+    ``jwt_path``, ``approle_path`` and the ``DECLARED_NAME_KEYS`` lists)."""
+
+    def names(key: str) -> set[str]:
+        return {n for n in values.get(key, "").split(",") if n.strip()}
+
+    ns = values["ns"]
+    return {
+        "jwt_role_grants": _grants(f"{ns}auth/{values['jwt_path']}/role/", names("jwt_roles")),
+        "approle_role_grants": _grants(f"{ns}auth/{values['approle_path']}/role/", names("approle_roles")),
+        "token_role_grants": _grants(f"{ns}auth/token/roles/", names("token_roles")),
+        "policy_grants": _grants(f"{ns}sys/policies/acl/", names("acl_policies") - {"default", "root"}),
+    }
+
+
 def namespace_prefix(namespace: str | None) -> str:
     """How a root-namespace policy addresses the environment's paths: ``"dev/"``, or ``""`` without one."""
     return f"{namespace}/" if namespace else ""
@@ -715,6 +748,14 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         "approle_path": model_runner.path,
         "audit_path": audit.path,
     }
+    short_lived = _short_lived(raw.get("shortLivedTokens"), names)
+    placeholders.update(
+        jwt_roles=",".join(b.role for b in github.bindings),
+        approle_roles=model_runner.role,
+        token_roles=short_lived.role,
+        acl_policies=",".join(sorted(names)),
+    )
+    placeholders.update(declared_grants(placeholders))
     return Settings(
         environment=environment,
         namespace=namespace,
@@ -723,7 +764,7 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         kv=kv,
         github=github,
         policies=policies,
-        short_lived_tokens=_short_lived(raw.get("shortLivedTokens"), names),
+        short_lived_tokens=short_lived,
         model_runner=model_runner,
         audit=audit,
         pipeline=_pipeline(raw.get("pipeline"), github, placeholders, environment, policy_dir),

@@ -81,6 +81,29 @@ APPLY_DENIALS = [
     ),
     ("creates a token from the read-only token role", "POST", "{ns}/auth/token/create/openai-llm-readonly", {}),
     ("mounts a new secrets engine", "POST", "{ns}/sys/mounts/exfil", {"type": "kv"}),
+    (
+        "adds a JWT role bound to itself",
+        "POST",
+        "{ns}/auth/{jwt}/role/ci-backdoor",
+        {
+            "role_type": "jwt",
+            "bound_subject": "repo:acme-ai/llm-vault:environment:prod",
+            "token_policies": ["openai-llm-operator"],
+        },
+    ),
+    (
+        "adds an AppRole role without secret id",
+        "POST",
+        "{ns}/auth/{approle}/role/backdoor",
+        {"bind_secret_id": False, "token_policies": ["openai-llm-operator"]},
+    ),
+    ("adds a policy to its namespace", "PUT", "{ns}/sys/policies/acl/backdoor", {"policy": 'path "*" {}'}),
+    (
+        "adds a token role with a policy glob",
+        "POST",
+        "{ns}/auth/token/roles/backdoor",
+        {"allowed_policies_glob": ["*"]},
+    ),
     ("creates a root-namespace policy", "PUT", "sys/policies/acl/backdoor", {"policy": 'path "*" {}'}),
 ]
 
@@ -94,6 +117,7 @@ def test_the_apply_token_is_refused(
     filled = path.format(
         ns=s.namespace,
         kv=s.kv.path,
+        jwt=s.github.path,
         approle=s.model_runner.path,
         runner=s.model_runner.role,
         pipeline=s.pipeline.path,
