@@ -30,7 +30,7 @@ def main(settings: Settings | None = None) -> None:
     GitHubOidcTrust("github", settings.github, backend, namespace=ns.path, opts=after_policies)
     ShortLivedTokens("tokens", settings.short_lived_tokens, backend, namespace=ns.path, opts=after_policies)
     ModelRunnerIdentity("model-runner", settings.model_runner, backend, namespace=ns.path, opts=after_policies)
-    AuditDevice("audit", settings.audit, backend)
+    AuditDevice("audit", settings.audit, backend, protect=settings.protect)
     if settings.pipeline is not None:
         DeployPipelineTrust("pipeline", settings.pipeline, backend)
 

@@ -66,10 +66,11 @@ pulumi_cli() {
 provider_host() {
   # The official distribution ships this as a script; the engine runs it to host Python
   # dynamic providers. It must use this checkout's interpreter (it imports our providers),
-  # so it lives in the virtualenv, not in the shared CLI cache.
+  # so it lives in the virtualenv, not in the shared CLI cache. Our own host, not
+  # `-m pulumi.dynamic`: that one unpickles `__provider` from the state (code from state).
   local host="$VENV/bin/pulumi-resource-pulumi-python"
   local body="#!/bin/sh
-exec \"$VENV/bin/python\" -u -m pulumi.dynamic \"\$@\""
+exec \"$VENV/bin/python\" -u -m llm_vault.vault.builtin.host \"\$@\""
   if [ -x "$host" ] && [ "$(cat "$host")" = "$body" ]; then echo "skipped: $host in place"; return; fi
   printf '%s\n' "$body" > "$host"; chmod +x "$host"
   echo "wrote: $host"
