@@ -587,22 +587,62 @@ def _model_runner(raw: Any, policy_names: set[str]) -> ModelRunnerSettings:
     )
 
 
-def _audit(raw: Any) -> AuditSettings:
+def _audit(raw: Any, protect: bool) -> AuditSettings:
     key = "audit"
     raw = _obj(raw if raw is not None else {}, key)
-    _no_unknown(raw, {"mode", "path", "filePath", "hmacAccessor"}, key)
-    mode = _str(raw, "mode", key, "api")
+    # No logRaw, no type: a device the program creates is a file device with HMAC'd values.
+    _no_unknown(raw, {"mode", "path", "filePath", "fileDir", "hmacAccessor"}, key)
+    # Protected stacks leave the device to the server's config file unless they choose API mode
+    # (which needs unsafe_allow_api_audit_creation on OpenBao, the switch added for CVE-2025-54997).
+    mode = _str(raw, "mode", key, "declared" if protect else "api")
     if mode not in AUDIT_MODES:
         raise ConfigError(f"{key}.mode", f"must be one of {AUDIT_MODES}, got {mode!r}")
+    file_dir = _str(raw, "fileDir", key, "/vault/audit").rstrip("/") or "/"
     file_path = _str(raw, "filePath", key, "/vault/audit/audit.log")
     if not file_path.startswith("/") and file_path != "stdout":
         raise ConfigError(f"{key}.filePath", f"must be an absolute path on the server or 'stdout', got {file_path!r}")
+    parts = file_path.split("/")
+    if mode == "api" and file_path != "stdout" and (".." in parts or not file_path.startswith(f"{file_dir}/")):
+        raise ConfigError(f"{key}.filePath", f"{file_path!r} is outside the audit directory {file_dir!r} (fileDir)")
     return AuditSettings(
         mode=mode,
         path=_mount_path(raw, "path", key, "file"),
         file_path=file_path,
         hmac_accessor=_bool(raw, "hmacAccessor", key, True),
     )
+
+
+def normalised_name(name: str) -> str:
+    """A policy or role name the way the server stores it (trimmed, lower case): grants and
+    denies are written for this form, so ``DEFAULT`` or ``default `` cannot slip past one."""
+    return name.strip().lower()
+
+
+def _grants(prefix: str, names: set[str], capabilities: str = '"create", "read", "update", "delete"') -> str:
+    return "\n".join(
+        f'path "{prefix}{normalised_name(n)}" {{\n  capabilities = [{capabilities}]\n}}' for n in sorted(names)
+    )
+
+
+# Placeholders naming the declared objects (comma-separated), from which the apply policy's
+# exact-name grants are generated (``declared_grants``).
+DECLARED_NAME_KEYS = ("jwt_roles", "approle_roles", "token_roles", "acl_policies")
+
+
+def declared_grants(values: Mapping[str, str]) -> dict[str, str]:
+    """Path blocks of the apply policy for exactly the objects ``values`` names (``ns``,
+    ``jwt_path``, ``approle_path`` and the ``DECLARED_NAME_KEYS`` lists)."""
+
+    def names(key: str) -> set[str]:
+        return {n for n in values.get(key, "").split(",") if n.strip()}
+
+    ns = values["ns"]
+    return {
+        "jwt_role_grants": _grants(f"{ns}auth/{values['jwt_path']}/role/", names("jwt_roles")),
+        "approle_role_grants": _grants(f"{ns}auth/{values['approle_path']}/role/", names("approle_roles")),
+        "token_role_grants": _grants(f"{ns}auth/token/roles/", names("token_roles")),
+        "policy_grants": _grants(f"{ns}sys/policies/acl/", names("acl_policies") - {"default", "root"}),
+    }
 
 
 def namespace_prefix(namespace: str | None) -> str:
@@ -704,7 +744,7 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
     names = {p.name for p in policies}
     github = _github(raw.get("github"), names)
     model_runner = _model_runner(raw.get("modelRunner"), names)
-    audit = _audit(raw.get("audit"))
+    audit = _audit(raw.get("audit"), _bool(raw, "protect", "", False))
     # Pipeline policies live in the root namespace and name the environment's paths from there.
     placeholders = {
         "kv_mount": kv.path,
@@ -715,6 +755,14 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         "approle_path": model_runner.path,
         "audit_path": audit.path,
     }
+    short_lived = _short_lived(raw.get("shortLivedTokens"), names)
+    placeholders.update(
+        jwt_roles=",".join(b.role for b in github.bindings),
+        approle_roles=model_runner.role,
+        token_roles=short_lived.role,
+        acl_policies=",".join(sorted(names)),
+    )
+    placeholders.update(declared_grants(placeholders))
     settings = Settings(
         environment=environment,
         namespace=namespace,
@@ -723,7 +771,7 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         kv=kv,
         github=github,
         policies=policies,
-        short_lived_tokens=_short_lived(raw.get("shortLivedTokens"), names),
+        short_lived_tokens=short_lived,
         model_runner=model_runner,
         audit=audit,
         pipeline=_pipeline(raw.get("pipeline"), github, placeholders, environment, policy_dir),

@@ -31,7 +31,7 @@ def main(settings: Settings | None = None) -> None:
     GitHubOidcTrust("github", settings.github, backend, namespace=ns.path, opts=after_policies)
     ShortLivedTokens("tokens", settings.short_lived_tokens, backend, namespace=ns.path, opts=after_policies)
     ModelRunnerIdentity("model-runner", settings.model_runner, backend, namespace=ns.path, opts=after_policies)
-    AuditDevice("audit", settings.audit, backend)
+    AuditDevice("audit", settings.audit, backend, protect=settings.protect)
     if settings.databases is not None:
         DatabaseCredentials("databases", settings.databases, backend, namespace=ns.path, opts=after_policies)
     if settings.pipeline is not None:

@@ -33,6 +33,8 @@ PIPELINE_EXPECTATIONS_FILE = PIPELINE_POLICY_DIR / "expectations.yaml"
 # The placeholders infra/config.py fills in a pipeline policy, except "ns" (derived: namespace + "/").
 PIPELINE_PLACEHOLDERS = frozenset(
     {"environment", "namespace", "kv_mount", "jwt_path", "approle_path", "audit_path", "pipeline_path"}
+    # the declared names the apply policy's exact grants are generated from (infra.config.DECLARED_NAME_KEYS)
+    | {"jwt_roles", "approle_roles", "token_roles", "acl_policies"}
 )
 # A second stack on the same server: what the table's paths call it (other_ns derived as above).
 OTHER_ENVIRONMENT_KEYS = frozenset({"environment", "namespace"})
@@ -91,9 +93,11 @@ def load_expectations(path: Path = EXPECTATIONS_FILE) -> Expectations:
 
 def pipeline_values(placeholders: Mapping[str, str]) -> dict[str, str]:
     """Every value a pipeline policy names: ``placeholders`` plus ``ns`` (as infra/config.py derives it)."""
-    from infra.config import namespace_prefix
+    from infra.config import declared_grants, namespace_prefix
 
-    return {**placeholders, "ns": namespace_prefix(placeholders["namespace"])}
+    values = {**placeholders, "ns": namespace_prefix(placeholders["namespace"])}
+    # (a second stack is named by environment and namespace only: it has no grants of its own here)
+    return {**values, **declared_grants(values)} if "jwt_path" in values else values
 
 
 def render_pipeline_policy(path: Path, placeholders: Mapping[str, str]) -> str:

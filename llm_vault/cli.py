@@ -24,6 +24,7 @@ from typing import Any
 
 from infra.config import ConfigError, Settings
 from llm_vault import automation
+from llm_vault.connection_guard import check_connection_config
 from llm_vault.stackfiles import STACKS
 
 EXIT_CONFIG = 1
@@ -43,6 +44,7 @@ def vault_env() -> dict[str, str]:
 def preflight(target: automation.StackTarget) -> Settings:
     """Everything that must hold before the engine or the server is touched."""
     settings = target.settings()
+    check_connection_config(target.config_values(), target.env, settings)
     missing = [k for k in ("VAULT_ADDR", "VAULT_TOKEN") if k not in target.env]
     if missing:
         raise SystemExit(f"error: set {' and '.join(missing)} (or BAO_ADDR/BAO_TOKEN) to reach the server")
@@ -73,20 +75,27 @@ def _print(line: str) -> None:
     sys.stdout.flush()
 
 
-def cmd_preview(args: argparse.Namespace, *, drift: bool = False) -> int:
-    target = _target(args.stack, args)
-    preflight(target)
-    stack = automation.open_stack(target)
+def preview_with_undeclared(target: automation.StackTarget, on_output: Any = None) -> tuple[str, bool]:
+    """The markdown report of a refresh + preview, plus what a refresh cannot see (objects in our
+    backends and namespace that the stack does not declare); True when the server differs."""
     from llm_vault.preview_report import collect_preview, render_markdown
+    from llm_vault.undeclared import find_undeclared, render_undeclared
 
-    preview = collect_preview(stack, stack_name=args.stack, on_output=None if args.quiet else _print)
-    report = render_markdown(preview)
+    settings = preflight(target)
+    stack = automation.open_stack(target)
+    preview = collect_preview(stack, stack_name=target.stack, on_output=on_output)
+    undeclared = find_undeclared(settings, target.env)
+    return render_markdown(preview) + render_undeclared(undeclared), bool(preview.has_changes or undeclared)
+
+
+def cmd_preview(args: argparse.Namespace, *, drift: bool = False) -> int:
+    report, differs = preview_with_undeclared(_target(args.stack, args), None if args.quiet else _print)
     if args.report:
         Path(args.report).write_text(report)
         _print(f"report written to {args.report}")
     else:
         _print(report)
-    if drift and preview.has_changes:
+    if drift and differs:
         return EXIT_DRIFT
     return 0
 

@@ -65,7 +65,15 @@ def trim_recorded_stack_traces(frames: int = STACK_TRACE_FRAMES) -> None:
 
 @cache
 def pulumi_command() -> auto.PulumiCommand:
-    """The pinned CLI (``<root>/bin/pulumi``); built once per process because it runs ``pulumi version``."""
+    """The pinned CLI (``<root>/bin/pulumi``); built once per process because it runs ``pulumi version``.
+
+    Through its hard link in the virtualenv when bootstrap made one: the engine then finds the
+    provider host beside the CLI it runs (bundled) and does not warn "using
+    pulumi-resource-pulumi-python from $PATH" on every run.
+    """
+    linked = toolchain.venv_bin() / "pulumi"
+    if linked.exists() and toolchain.pulumi_bin().exists() and linked.samefile(toolchain.pulumi_bin()):
+        return auto.PulumiCommand(root=str(linked.parent.parent))
     return auto.PulumiCommand(root=str(toolchain.pulumi_dir()))
 
 

@@ -79,7 +79,7 @@ def overrides_for(stack: str, *, server_address: str, issuer_url: str, workdir: 
     return {
         "vault:address": server_address,
         "llm-vault:github": {"oidcDiscoveryUrl": issuer_url, "boundIssuer": issuer_url},
-        "llm-vault:audit": {"filePath": str(workdir / "audit" / f"{stack}.log")},
+        "llm-vault:audit": {"filePath": str(workdir / "audit" / f"{stack}.log"), "fileDir": str(workdir / "audit")},
     }
 
 

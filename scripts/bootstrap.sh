@@ -66,13 +66,40 @@ pulumi_cli() {
 provider_host() {
   # The official distribution ships this as a script; the engine runs it to host Python
   # dynamic providers. It must use this checkout's interpreter (it imports our providers),
-  # so it lives in the virtualenv, not in the shared CLI cache.
+  # so it lives in the virtualenv, not in the shared CLI cache. Our own host, not
+  # `-m pulumi.dynamic`: that one unpickles `__provider` from the state (code from state).
   local host="$VENV/bin/pulumi-resource-pulumi-python"
   local body="#!/bin/sh
-exec \"$VENV/bin/python\" -u -m pulumi.dynamic \"\$@\""
+exec \"$VENV/bin/python\" -u -m llm_vault.vault.builtin.host \"\$@\""
   if [ -x "$host" ] && [ "$(cat "$host")" = "$body" ]; then echo "skipped: $host in place"; return; fi
   printf '%s\n' "$body" > "$host"; chmod +x "$host"
   echo "wrote: $host"
+}
+
+language_host() {
+  # `pulumi preview` / `pulumi up` need pulumi-language-python. An official install ships it next
+  # to `pulumi` and keeps it; the CLI built from the Go module has none, so ours goes beside the
+  # dynamic-provider host (llm_vault/language_host.py under this checkout's interpreter), with the
+  # CLI hard-linked next to both: run through that link, the engine counts them as bundled
+  # instead of warning "using ... from $PATH" on every run.
+  local cli="$CACHE/pulumi-v$PULUMI_VERSION/bin/pulumi" host="$VENV/bin/pulumi-language-python"
+  local own body
+  own="$(dirname "$(readlink -f "$cli")")/pulumi-language-python"
+  if [ -x "$own" ]; then
+    if grep -qs llm_vault.language_host "$host"; then rm -f "$host" "$VENV/bin/pulumi"; fi
+    echo "skipped: the pulumi CLI has its own language host ($own)"; return
+  fi
+  body="#!/bin/sh
+exec \"$VENV/bin/python\" -u -m llm_vault.language_host \"\$@\""
+  if [ -x "$host" ] && [ "$(cat "$host")" = "$body" ] && [ "$VENV/bin/pulumi" -ef "$cli" ]; then
+    echo "skipped: $host in place"; return
+  fi
+  printf '%s\n' "$body" > "$host"; chmod +x "$host"
+  if ln -f "$cli" "$VENV/bin/pulumi" 2>/dev/null; then
+    echo "wrote: $host (and linked $VENV/bin/pulumi to $cli)"
+  else
+    echo "wrote: $host ($cli is on another file system: the CLI will warn that it uses plugins from \$PATH)"
+  fi
 }
 
 actionlint_bin() {
@@ -136,6 +163,7 @@ total_start=$(date +%s)
 step python-env python_env
 step pulumi-cli pulumi_cli
 step provider-host provider_host
+step language-host language_host
 step actionlint actionlint_bin
 step debian-packages debian_packages
 step docker-engine docker_engine

@@ -29,6 +29,7 @@ from .errors import (
     VaultSecretsError,
     VaultUnavailable,
 )
+from .http import guarded_session, scrub
 from .settings import resolve_addr, resolve_namespace, resolve_token, resolve_verify
 
 log = logging.getLogger("vault_secrets")
@@ -132,7 +133,12 @@ class VaultSecretManager(DatabaseCredentialsMixin):
         # token="": without it hvac falls back to VAULT_TOKEN or ~/.vault-token on its own, behind
         # the login method's back. The login below installs the token.
         self.client = hvac.Client(
-            url=self.vault_addr, token="", namespace=self.namespace, verify=resolve_verify(verify), timeout=timeout
+            url=self.vault_addr,
+            token="",
+            namespace=self.namespace,
+            verify=resolve_verify(verify),
+            timeout=timeout,
+            session=guarded_session(resolve_verify(verify)),  # no redirect to another server: it would carry the token
         )
         self._lock = threading.RLock()
         self._state: _TokenState | None = None
@@ -333,6 +339,7 @@ class VaultSecretManager(DatabaseCredentialsMixin):
             try:
                 return fn()
             except (*_TRANSIENT_HVAC, *_TRANSIENT_HTTP) as exc:
+                scrub(exc)  # the cause chain keeps the request, and the request the token
                 if attempt >= self.retries:
                     raise self._map_error(exc, operation, path, auth_step=auth_step, sensitive=sensitive) from exc
                 delay = min(MAX_BACKOFF_SECONDS, self.backoff_seconds * 2**attempt)
@@ -349,6 +356,7 @@ class VaultSecretManager(DatabaseCredentialsMixin):
                 self._sleep(delay)
                 attempt += 1
             except (hvac_errors.VaultError, requests.RequestException) as exc:
+                scrub(exc)
                 raise self._map_error(exc, operation, path, auth_step=auth_step, sensitive=sensitive) from exc
 
     def _call(self, operation: str, path: str, fn: Callable[[], T], *, sensitive: Iterable[str] = ()) -> T:

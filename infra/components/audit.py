@@ -24,6 +24,8 @@ class AuditDevice(VaultComponent):
         settings: AuditSettings,
         backend: VaultBackend,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        protect: bool = False,
     ):
         super().__init__("llmvault:audit:AuditDevice", name, backend, opts)
         if settings.mode == "api":
@@ -37,5 +39,7 @@ class AuditDevice(VaultComponent):
                     options={"file_path": settings.file_path, "hmac_accessor": str(settings.hmac_accessor).lower()},
                     description="llm-vault audit log",
                 ),
+                # Deleting or replacing the device stops the audit trail: a protected change.
+                protect=protect,
             )
         self.register_outputs({"mode": settings.mode, "path": settings.path})

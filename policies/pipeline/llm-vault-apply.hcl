@@ -58,30 +58,24 @@ path "${ns}sys/auth/${approle_path}/tune" {
 path "${ns}auth/${jwt_path}/config" {
   capabilities = ["create", "read", "update"]
 }
-path "${ns}auth/${jwt_path}/role/*" {
-  capabilities = ["create", "read", "update", "delete", "list"]
-}
+# Exact names, generated from the declared objects (infra.config.declared_grants): no globs
+# where the names are known, so the apply token cannot add a role or a policy of its own.
+${jwt_role_grants}
 # "+" is one path segment: the role itself, not its secret-id endpoints below it.
 path "${ns}auth/${approle_path}/role" {
   capabilities = ["list"]
 }
-path "${ns}auth/${approle_path}/role/+" {
-  capabilities = ["create", "read", "update", "delete"]
-}
+${approle_role_grants}
 path "${ns}auth/${approle_path}/role/+/secret-id" {
   capabilities = ["deny"]
 }
 path "${ns}auth/${approle_path}/role/+/custom-secret-id" {
   capabilities = ["deny"]
 }
-path "${ns}auth/token/roles/*" {
-  capabilities = ["create", "read", "update", "delete", "list"]
-}
-path "${ns}sys/policies/acl/*" {
-  capabilities = ["create", "read", "update", "delete", "list"]
-}
+${token_role_grants}
+${policy_grants}
 # Not "default": every token of the environment carries it (the model runner's included), and
-# the stack does not manage it. An explicit deny wins over the glob above.
+# the stack does not manage it. Not granted above; the deny stays in case a glob comes back.
 path "${ns}sys/policies/acl/default" {
   capabilities = ["deny"]
 }

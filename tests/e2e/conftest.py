@@ -37,6 +37,7 @@ MODULE_ORDER = (
     "test_kv",
     "test_protection",
     "test_pipeline_tokens",
+    "test_attacks",
     "test_audit",
     "test_drift",
 )
@@ -63,6 +64,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "end-to-end counts")
         for name, value in sorted(COUNTS.items()):
             terminalreporter.write_line(f"{name}: {value}")
+    if COUNTS.get("attacks tried"):
+        terminalreporter.write_line(
+            f"attacks: {COUNTS['attacks tried']} tried, {COUNTS.get('attacks succeeded', 0)} succeeded"
+        )
 
 
 @pytest.fixture(scope="session")

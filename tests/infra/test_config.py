@@ -107,6 +107,10 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      "24h-48h"),
     ("unknown audit mode", _set("audit.mode", "syslog-ish"), "audit.mode", "must be one of"),
     ("relative audit file", _set("audit.filePath", "audit.log"), "audit.filePath", "absolute path"),
+    ("audit file outside its folder", _set("audit.filePath", "/etc/cron.d/x"), "audit.filePath", "outside the audit"),
+    ("audit file escaping its folder", _set("audit.filePath", "/vault/audit/../x"), "audit.filePath", "outside"),
+    ("raw audit logging", _set("audit.logRaw", True), "audit.logRaw", "unknown key"),
+    ("another audit device type", _set("audit.type", "socket"), "audit.type", "unknown key"),
     ("unknown backend", _set("providerBackend", "terraform"), "providerBackend", "must be one of"),
     ("secret value in stack config", _set("kv.secrets.0.value", "not-a-real-key"), "kv.secrets[0]",
      "never go in stack config"),
@@ -205,3 +209,11 @@ def test_checked_in_stacks_load() -> None:
 
 def test_at_least_25_rejected_cases() -> None:
     assert len(REJECTED) >= 25
+
+
+def test_a_protected_stack_leaves_the_audit_device_to_the_server_unless_it_chooses_api_mode() -> None:
+    raw = dev_raw()
+    raw.pop("audit", None)
+    assert load_settings(raw).audit.mode == "api"
+    assert load_settings({**raw, "protect": True}).audit.mode == "declared"
+    assert load_settings({**raw, "protect": True, "audit": {"mode": "api"}}).audit.mode == "api"

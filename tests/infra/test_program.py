@@ -170,7 +170,9 @@ def test_data_holding_objects_are_protected_in_staging_and_prod(program_run, sta
     assert protect["NamespaceArgs"] is protected
     assert protect["MountArgs"] is protected
     unprotected = {k for k, v in protect.items() if not v}
-    assert unprotected >= {"PolicyArgs", "JwtAuthRoleArgs", "AuditArgs"}  # config objects stay changeable
+    assert unprotected >= {"PolicyArgs", "JwtAuthRoleArgs"}  # config objects stay changeable
+    # Deleting the audit device stops the audit trail: a protected change too.
+    assert protect["AuditArgs"] is protected
 
 
 def test_named_objects_are_deleted_before_they_are_replaced(program_run) -> None:

@@ -291,13 +291,15 @@ def test_every_change_is_listed_once_and_nothing_is_flagged(collected: Collected
     # too (a no-op); it is not one of the Vault objects and the report leaves it out.
     assert not [c for c in collected.preview.changes if c.type.startswith("pulumi:providers:")]
     listed = sorted((c.op, c.name) for c in collected.preview.changes)
+    # The apply policy grants roles by their exact names: a new binding widens it, in the preview.
     assert listed == [
         ("create", f"github-role-{NEW_ROLE}"),
         ("update", "github-role-github-actions"),
+        ("update", "pipeline-policy-llm-vault-apply"),
         ("update", "policy-openai-llm-ci"),
         ("update", "secrets-config"),
     ]
-    assert "**1 to create, 3 to update**" in collected.report
+    assert "**1 to create, 4 to update**" in collected.report
     assert "[!WARNING]" not in collected.report and "[!CAUTION]" not in collected.report
 
 

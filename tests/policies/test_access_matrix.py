@@ -125,7 +125,7 @@ def _pipeline_yaml(tmp_path: Path, placeholders: str, row: str) -> Path:
 
 GOOD_PLACEHOLDERS = (
     "environment: dev, namespace: dev, kv_mount: kv, jwt_path: jwt, approle_path: approle, "
-    "audit_path: a, pipeline_path: p"
+    "audit_path: a, pipeline_path: p, jwt_roles: r, approle_roles: r, token_roles: r, acl_policies: p"
 )
 
 

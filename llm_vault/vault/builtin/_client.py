@@ -28,6 +28,8 @@ import hvac
 import hvac.exceptions
 import requests
 
+from vault_secrets.http import guarded_session, scrub
+
 ADOPT_KEY = "llm-vault:adopt"
 REQUEST_TIMEOUT_SECONDS = 10
 # Backoff between attempts: about 4 s in all, enough for a restart or a leader election to
@@ -80,7 +82,16 @@ def configure(config: Any) -> None:
     _stack_config = dict(raw or {})
 
 
+# Where the server is and how it is verified: the job's environment wins over the stack file,
+# so that an edited stack file cannot send the token elsewhere (see llm_vault.connection_guard).
+_ENV_FIRST = frozenset({"address", "skip_verify", "ca_cert"})
+
+
 def _setting(name: str) -> str | None:
+    if name in _ENV_FIRST:
+        for var in _ENV[name]:
+            if os.environ.get(var):
+                return os.environ[var]
     value = _stack_config.get(_CONFIG_KEYS[name])
     if value not in (None, ""):
         return str(value)
@@ -123,8 +134,8 @@ def _get_session(verify: bool | str) -> requests.Session:
     # (hvac#991), so the setting lives on the session itself.
     with _session_lock:
         if verify not in _sessions:
-            session = requests.Session()
-            session.verify = verify
+            # Refuses redirects to another host or scheme: requests would re-send X-Vault-Token.
+            session = guarded_session(verify)
             _sessions[verify] = session
         return _sessions[verify]
 
@@ -207,6 +218,7 @@ class Api:
             try:
                 return fn()
             except _TRANSIENT as exc:
+                scrub(exc)
                 if delay is None:
                     raise VaultObjectError(
                         f"{self.where}: {method} /v1/{path} failed after {len(RETRY_DELAYS_SECONDS) + 1} "
@@ -216,6 +228,8 @@ class Api:
                 time.sleep(delay)
             except hvac.exceptions.VaultError as exc:
                 raise self.error(method, path, exc) from None
+            except requests.RequestException as exc:  # an UnsafeRedirect among them
+                raise self.error(method, path, scrub(exc)) from None
         raise AssertionError("unreachable")
 
     def error(self, method: str, path: str, exc: BaseException) -> VaultObjectError:

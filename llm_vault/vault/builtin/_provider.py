@@ -34,6 +34,11 @@ from llm_vault.vault.builtin._client import Api, VaultObjectError, Where
 A = TypeVar("A")
 
 PROVIDER_KEY = "__provider"
+# An output key, only present after a refresh found settings the program does not declare but
+# pins (``VaultProvider.pinned``) holding other values: {setting: server's value}. The inputs
+# never have it, so the diff shows it (before: the server's values, after: none) and the
+# update writes the pinned values back.
+UNDECLARED_KEY = "undeclared_settings"
 
 
 @cache
@@ -116,6 +121,10 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
     kind: ClassVar[str]  # for messages, the pulumi-vault resource name: "Policy"
     adopt_kind: ClassVar[str]  # first part of the `llm-vault:adopt` key: "policy"
     replace_on: ClassVar[frozenset[str]] = frozenset({"namespace"})
+    # Settings of the object that the record does not model but that widen access or leak
+    # values when changed by hand: the value the program writes (its default). A refresh
+    # reports any other value, and every write sends these.
+    pinned: ClassVar[dict[str, Any]] = {}
 
     # --- what a concrete provider says about its object -------------------------------------
 
@@ -134,6 +143,17 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
     def remove(self, api: Api, args: A) -> None:
         """Delete the object; it being gone already is success."""
         raise NotImplementedError
+
+    def pinned_live(self, api: Api, args: A) -> dict[str, Any]:
+        """The server's values of the ``pinned`` settings (those it reports)."""
+        return {}
+
+    def undeclared(self, api: Api, args: A) -> dict[str, Any]:
+        """Pinned settings whose server value differs from the pinned one."""
+        if not self.pinned:
+            return {}
+        live = self.pinned_live(api, args)
+        return {k: v for k, v in sorted(live.items()) if k in self.pinned and _loose(v) != _loose(self.pinned[k])}
 
     def occupied(self, live: dict[str, Any]) -> bool:
         """Whether what ``fetch`` found counts as an existing object that someone else may own."""
@@ -168,7 +188,8 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
         return Api(self.where(args), getattr(args, "namespace", None))
 
     def record(self, props: dict[str, Any]) -> A:
-        return typing.cast(A, coerce(self.args_type, {k: v for k, v in props.items() if k != PROVIDER_KEY}))
+        skip = (PROVIDER_KEY, UNDECLARED_KEY)
+        return typing.cast(A, coerce(self.args_type, {k: v for k, v in props.items() if k not in skip}))
 
     def outs(self, args: A) -> dict[str, Any]:
         # None (namespace: root) is left out, as the engine leaves it out of the inputs.
@@ -195,6 +216,8 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
             if f.name in unknown
             or self.canonical(f.name, getattr(old_args, f.name)) != self.canonical(f.name, getattr(new_args, f.name))
         ]
+        if olds.get(UNDECLARED_KEY):
+            changed.append(UNDECLARED_KEY)  # set by a refresh: the update writes the pinned values
         replaces = [f for f in changed if f in self.replace_on]
         # delete_before_replace: the replacement has the same name inside Vault, so a
         # create-before-delete would delete what it just created (pulumi/pulumi#9881).
@@ -235,11 +258,16 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
 
     def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
         args = self.record(props)
-        live = self.fetch(self.api(args), args)
+        api = self.api(args)
+        live = self.fetch(api, args)
         if live is None:
             # Gone: an empty id drops it from the state and the next up creates it again.
             return dyn.ReadResult(None, {})
-        return dyn.ReadResult(id_, self.outs(self.merged(args, live)))
+        outs = self.outs(self.merged(args, live))
+        undeclared = self.undeclared(api, args)
+        if undeclared:
+            outs[UNDECLARED_KEY] = undeclared
+        return dyn.ReadResult(id_, outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
         args = self.record(news)
@@ -249,6 +277,15 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         args = self.record(props)
         self.remove(self.api(args), args)
+
+
+def _loose(value: Any) -> Any:
+    """Comparison form of a pinned setting: empty list, "", None and 0 are all "unset"."""
+    if value in (None, "", 0, False) or value == [] or value == {}:
+        return None
+    if isinstance(value, (list, tuple)):
+        return frozenset(str(v) for v in value)
+    return value
 
 
 def _contains_unknown(value: Any) -> bool:
@@ -278,7 +315,11 @@ class EndpointProvider(VaultProvider[A]):
 
     def body(self, args: A) -> dict[str, Any]:
         props = as_props(args)
-        return {f: props[f] for f in self.body_fields()}
+        return {**self.pinned, **{f: props[f] for f in self.body_fields()}}
+
+    def pinned_live(self, api: Api, args: A) -> dict[str, Any]:
+        data = api.read(self.api_path(args)) or {}
+        return {k: data[k] for k in self.pinned if k in data}
 
     def fetch(self, api: Api, args: A) -> dict[str, Any] | None:
         data = api.read(self.api_path(args))

@@ -5,7 +5,7 @@ https://openbao.org/api-docs/auth/approle/
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from llm_vault.vault.args import AppRoleRoleArgs
 from llm_vault.vault.builtin._provider import EndpointProvider, VaultResource
@@ -16,6 +16,7 @@ class AppRoleRoleProvider(EndpointProvider[AppRoleRoleArgs]):
     args_type = AppRoleRoleArgs
     kind = "AppRoleRole"
     adopt_kind = "approle-role"
+    pinned: ClassVar[dict[str, Any]] = {"token_num_uses": 0}
     identity = frozenset({"backend", "role_name"})
     replace_on = frozenset({"backend", "role_name", "namespace"})
 

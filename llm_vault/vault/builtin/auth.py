@@ -10,6 +10,7 @@ from typing import Any
 from llm_vault.vault.args import AuthBackendArgs
 from llm_vault.vault.builtin._client import Api, VaultObjectError
 from llm_vault.vault.builtin._provider import VaultProvider, VaultResource
+from llm_vault.vault.builtin.mount import TUNE_PINNED, tune_live
 
 
 class AuthBackendProvider(VaultProvider[AuthBackendArgs]):
@@ -17,6 +18,7 @@ class AuthBackendProvider(VaultProvider[AuthBackendArgs]):
     kind = "AuthBackend"
     adopt_kind = "auth"
     replace_on = frozenset({"type", "path", "namespace"})
+    pinned = TUNE_PINNED
 
     def object_path(self, args: AuthBackendArgs) -> str:
         return args.path.strip("/")
@@ -33,6 +35,9 @@ class AuthBackendProvider(VaultProvider[AuthBackendArgs]):
             "max_lease_ttl_seconds": config.get("max_lease_ttl", 0),
         }
 
+    def pinned_live(self, api: Api, args: AuthBackendArgs) -> dict[str, Any]:
+        return tune_live(api, f"sys/auth/{self.object_path(args)}")
+
     def check_adoptable(self, args: AuthBackendArgs, current: AuthBackendArgs) -> None:
         if current.type != args.type:
             raise VaultObjectError(
@@ -48,7 +53,7 @@ class AuthBackendProvider(VaultProvider[AuthBackendArgs]):
         if current is None:
             api.write(f"sys/auth/{path}", {"type": args.type, "description": args.description, "config": ttls})
         else:  # tuned in place: disabling would revoke every token it issued
-            api.write(f"sys/auth/{path}/tune", {"description": args.description, **ttls})
+            api.write(f"sys/auth/{path}/tune", {"description": args.description, **ttls, **self.pinned})
 
     def remove(self, api: Api, args: AuthBackendArgs) -> None:
         api.delete(f"sys/auth/{self.object_path(args)}")

@@ -6,7 +6,7 @@ https://openbao.org/api-docs/auth/jwt/
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from llm_vault.vault.args import JwtAuthConfigArgs, JwtAuthRoleArgs
 from llm_vault.vault.builtin._client import Api
@@ -25,6 +25,13 @@ class JwtAuthConfigProvider(EndpointProvider[JwtAuthConfigArgs]):
     args_type = JwtAuthConfigArgs
     kind = "JwtAuthConfig"
     adopt_kind = "auth"
+    # Keys or CAs the program does not set: with them a token signed elsewhere would verify.
+    pinned: ClassVar[dict[str, Any]] = {
+        "jwt_validation_pubkeys": [],
+        "oidc_discovery_ca_pem": "",
+        "jwks_url": "",
+        "jwks_ca_pem": "",
+    }
     identity = frozenset({"path"})
     replace_on = frozenset({"path", "namespace"})
 
@@ -50,6 +57,13 @@ class JwtAuthRoleProvider(EndpointProvider[JwtAuthRoleArgs]):
     args_type = JwtAuthRoleArgs
     kind = "JwtAuthRole"
     adopt_kind = "jwt-role"
+    # OpenBao's defaults; wider leeways accept expired tokens, token_num_uses limits nothing we rely on.
+    pinned: ClassVar[dict[str, Any]] = {
+        "token_num_uses": 0,
+        "clock_skew_leeway": 60,
+        "expiration_leeway": 150,
+        "not_before_leeway": 150,
+    }
     identity = frozenset({"backend", "role_name"})
     replace_on = frozenset({"backend", "role_name", "namespace"})
 

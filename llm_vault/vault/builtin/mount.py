@@ -24,12 +24,30 @@ def kv_version(type_: str, options: dict[str, str]) -> str | None:
     return None
 
 
+# Tune settings that leak values to the audit log (non-HMAC keys are logged in plaintext) or
+# pass request/response headers through: the program sets none of them.
+TUNE_PINNED: dict[str, Any] = {
+    "audit_non_hmac_request_keys": [],
+    "audit_non_hmac_response_keys": [],
+    "passthrough_request_headers": [],
+    "allowed_response_headers": [],
+}
+
+
+def tune_live(api: Api, path: str) -> dict[str, Any]:
+    """The pinned tune settings from ``sys/mounts/:path`` or ``sys/auth/:path`` (its ``config``
+    lists those that are set; reading ``.../tune`` of an auth method would need sudo there too)."""
+    config = (api.read(path) or {}).get("config") or {}
+    return {k: config[k] for k in TUNE_PINNED if k in config}
+
+
 class MountProvider(VaultProvider[MountArgs]):
     args_type = MountArgs
     kind = "Mount"
     adopt_kind = "mount"
     # A kv version change is a replace too (see diff); other options are tuned in place.
     replace_on = frozenset({"path", "type", "namespace"})
+    pinned = TUNE_PINNED
 
     def object_path(self, args: MountArgs) -> str:
         return args.path.strip("/")
@@ -62,6 +80,9 @@ class MountProvider(VaultProvider[MountArgs]):
             "max_lease_ttl_seconds": config.get("max_lease_ttl", 0),
         }
 
+    def pinned_live(self, api: Api, args: MountArgs) -> dict[str, Any]:
+        return tune_live(api, f"sys/mounts/{self.object_path(args)}")
+
     def check_adoptable(self, args: MountArgs, current: MountArgs) -> None:
         have = ("kv" if current.type == KV_V2 else current.type, kv_version(current.type, current.options))
         want = ("kv" if args.type == KV_V2 else args.type, kv_version(args.type, args.options))
@@ -85,7 +106,7 @@ class MountProvider(VaultProvider[MountArgs]):
             )
             return
         # An existing mount (adopted, or updated) is tuned: remounting would lose its data.
-        tune: dict[str, Any] = {"description": args.description, **ttls}
+        tune: dict[str, Any] = {"description": args.description, **ttls, **self.pinned}
         if self.canonical("options", current.options) != self.canonical("options", args.options):
             tune["options"] = args.options
         api.write(f"sys/mounts/{path}/tune", tune)

@@ -5,7 +5,7 @@ https://openbao.org/api-docs/auth/token/
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from llm_vault.vault.args import TokenRoleArgs
 from llm_vault.vault.builtin._provider import EndpointProvider, VaultResource
@@ -15,6 +15,12 @@ class TokenRoleProvider(EndpointProvider[TokenRoleArgs]):
     args_type = TokenRoleArgs
     kind = "TokenRole"
     adopt_kind = "token-role"
+    # A glob of allowed policies would let the role's children carry any matching policy.
+    pinned: ClassVar[dict[str, Any]] = {
+        "allowed_policies_glob": [],
+        "disallowed_policies_glob": [],
+        "token_num_uses": 0,
+    }
     identity = frozenset({"role_name"})
     replace_on = frozenset({"role_name", "namespace"})
 

@@ -197,13 +197,17 @@ def test_only_listed_objects_are_adopted(configured: Any, adopted: list[str]) ->
     assert [k for k in candidates if _client.is_adopted(k)] == adopted
 
 
-def test_stack_config_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_names_the_server_and_the_stack_config_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:1")
     monkeypatch.setenv("BAO_ADDR", "http://127.0.0.1:2")
     monkeypatch.setenv("BAO_TOKEN", "from-bao-env")
     assert _client._setting("address") == "http://127.0.0.1:1"  # VAULT_* before BAO_*
     assert _client._setting("token") == "from-bao-env"
     _client.configure({"vault:address": "http://127.0.0.1:3", "vault:namespace": "admin"})
+    # A stack file cannot send the token elsewhere: the job's VAULT_ADDR wins.
+    assert _client._setting("address") == "http://127.0.0.1:1"
+    monkeypatch.delenv("VAULT_ADDR")
+    monkeypatch.delenv("BAO_ADDR")
     assert _client._setting("address") == "http://127.0.0.1:3"
     assert _client.join_namespace(_client._setting("namespace"), "dev/") == "admin/dev"
     assert _client.join_namespace(None, None) is None
