@@ -21,7 +21,9 @@ import hvac.exceptions as hvac_errors
 import requests
 
 from .auth import AppRoleAuth, AuthMethod, Credentials, GitHubOidcAuth, TokenAuth
+from .diagnose import Diagnosis, diagnose
 from .errors import (
+    ApiKeyNotFound,
     AuthenticationFailed,
     PermissionDenied,
     SecretNotFound,
@@ -36,6 +38,8 @@ T = TypeVar("T")
 
 API_KEYS_PATH = "api-keys"
 MODEL_CREDENTIAL_KEYS = ("huggingface_token", "openai_key", "anthropic_key")
+# The original client's naming: a hub token for Hugging Face, an API key for everyone else.
+API_KEY_NAMES = {"huggingface": "huggingface_token"}
 # The token role the Pulumi program declares (infra/components/short_lived_tokens.py): it caps
 # a child's policies at openai-llm-readonly whatever its parent holds.
 READONLY_TOKEN_ROLE = "openai-llm-readonly"
@@ -69,6 +73,13 @@ class _TokenState:
     warned: bool = False  # "cannot be extended" said once per token, not on every call
 
 
+def _one_of(name: str, value: T | None, alias: str, alias_value: T | None) -> T | None:
+    """A parameter given under our name or the original's, not both with different values."""
+    if value is not None and alias_value is not None and value != alias_value:
+        raise TypeError(f"pass {name} or {alias} (its original name), not both")
+    return value if value is not None else alias_value
+
+
 class VaultSecretManager:
     """Read and write the platform's secrets in a kv-v2 mount, with a token that stays valid.
 
@@ -92,6 +103,14 @@ class VaultSecretManager:
 
     ``client`` is the underlying ``hvac.Client``: calls made through it bypass renewal, retries and
     error mapping.
+
+    The original keyword names ``vault_url=`` and ``token=`` are accepted as well (positional
+    arguments were always address, token).
+
+    ``revoke_on_close``: :meth:`close` (and leaving a ``with`` block) revokes the token
+    (``auth/token/revoke-self``). Default: revoke tokens this manager logged in for (AppRole,
+    GitHub OIDC), so that a CI job's token ends with the job; keep a token that was handed in,
+    which belongs to the caller.
     """
 
     def __init__(
@@ -107,7 +126,12 @@ class VaultSecretManager:
         retries: int = 3,
         backoff_seconds: float = 0.5,
         renew_threshold_seconds: float = 300.0,
+        revoke_on_close: bool | None = None,
+        vault_url: str | None = None,
+        token: str | None = None,
     ) -> None:
+        vault_addr = _one_of("vault_addr", vault_addr, "vault_url", vault_url)
+        vault_token = _one_of("vault_token", vault_token, "token", token)
         if vault_token is not None and auth is not None:
             raise ValueError("pass either vault_token or auth, not both")
         if retries < 0 or backoff_seconds < 0 or renew_threshold_seconds < 0:
@@ -128,10 +152,13 @@ class VaultSecretManager:
                 )
             auth = TokenAuth(token)
         self.auth: AuthMethod = auth
+        self.revoke_on_close = auth.can_relogin if revoke_on_close is None else revoke_on_close
         # token="": without it hvac falls back to VAULT_TOKEN or ~/.vault-token on its own, behind
         # the login method's back. The login below installs the token.
+        self.verify = resolve_verify(verify)
+        self.timeout = timeout
         self.client = hvac.Client(
-            url=self.vault_addr, token="", namespace=self.namespace, verify=resolve_verify(verify), timeout=timeout
+            url=self.vault_addr, token="", namespace=self.namespace, verify=self.verify, timeout=timeout
         )
         self._lock = threading.RLock()
         self._state: _TokenState | None = None
@@ -331,6 +358,8 @@ class VaultSecretManager:
         while True:
             try:
                 return fn()
+            except VaultSecretsError:
+                raise  # already typed (our errors also subclass hvac's and requests')
             except (*_TRANSIENT_HVAC, *_TRANSIENT_HTTP) as exc:
                 if attempt >= self.retries:
                     raise self._map_error(exc, operation, path, auth_step=auth_step, sensitive=sensitive) from exc
@@ -406,12 +435,16 @@ class VaultSecretManager:
             return dict(data)
         return data.get(key)
 
-    def write_secret(self, path: str, data: Mapping[str, Any]) -> bool:
+    def write_secret(
+        self, path: str, data: Mapping[str, Any] | None = None, *, secret_data: Mapping[str, Any] | None = None
+    ) -> bool:
         """Write ``data`` as a new version of the secret at ``path``: POST /v1/:mount/data/:path.
 
-        Returns True. Raises :class:`PermissionDenied`, :class:`AuthenticationFailed`,
+        ``secret_data=`` is the original keyword name for ``data``. Returns True.
+        Raises :class:`PermissionDenied`, :class:`AuthenticationFailed`,
         :class:`VaultUnavailable` or :class:`VaultSecretsError`; no error carries a value of ``data``.
         """
+        data = _one_of("data", data, "secret_data", secret_data)
         if not isinstance(data, Mapping):
             raise TypeError("data must be a mapping of key to value")
         values = [v for v in data.values() if isinstance(v, str)]
@@ -460,14 +493,19 @@ class VaultSecretManager:
         )
         return True
 
-    def get_api_key(self, service: str) -> str | None:
-        """Key ``<service>_key`` of the ``api-keys`` secret; None when that key is absent.
+    def get_api_key(self, service: str) -> str:
+        """The ``api-keys`` secret's key for ``service``: ``huggingface_token`` for ``"huggingface"``,
+        ``<service>_key`` for every other service (the original's mapping). GET /v1/:mount/data/api-keys.
 
-        Raises :class:`SecretNotFound` when ``api-keys`` itself is missing, and the errors of
-        :meth:`read_secret`.
+        Raises :class:`ApiKeyNotFound` (a ``ValueError`` and ``KeyError``, message "API key not
+        found for service: ...") when the key is absent, :class:`SecretNotFound` when ``api-keys``
+        itself is missing, and the errors of :meth:`read_secret`.
         """
-        value = self.read_secret(API_KEYS_PATH, f"{service}_key")
-        return None if value is None else str(value)
+        key = API_KEY_NAMES.get(service, f"{service}_key")
+        value = self.read_secret(API_KEYS_PATH, key)
+        if value is None:
+            raise ApiKeyNotFound(service, key, path=self._where(API_KEYS_PATH), namespace=self.namespace)
+        return str(value)
 
     def get_model_credentials(self) -> dict[str, str | None]:
         """``huggingface_token``, ``openai_key`` and ``anthropic_key`` from ``api-keys`` (None when absent).
@@ -495,9 +533,44 @@ class VaultSecretManager:
 
     # -- housekeeping -------------------------------------------------------------------------
 
+    def revoke_token(self) -> None:
+        """Revoke the current token (and its children): POST /v1/auth/token/revoke-self.
+
+        The manager logs in again on its next call if its method can (AppRole, OIDC).
+        Raises :class:`AuthenticationFailed` when the token is already dead, :class:`VaultUnavailable`.
+        """
+        with self._lock:
+            self._with_retries("revoke", "auth/token/revoke-self", self.client.auth.token.revoke_self)
+            self._state = None
+
     def close(self) -> None:
-        """Close the HTTP session (the token stays valid until it expires)."""
+        """Revoke the token when ``revoke_on_close`` says so, then close the HTTP session.
+
+        A failed revocation is logged, not raised: ``close`` runs on the way out, often while
+        another error is propagating, and the token still dies at the end of its TTL.
+        """
+        if self.revoke_on_close and self._state is not None:
+            try:
+                self.revoke_token()
+                log.info("revoked the token (%s) on close", self.auth.name)
+            except VaultSecretsError as exc:
+                log.warning("could not revoke the token on close: %s", type(exc).__name__)
         self.client.adapter.close()
+
+    def diagnose(self, path: str = API_KEYS_PATH, **kwargs: Any) -> Diagnosis:
+        """``llm-vault doctor`` for this manager's address, token, namespace and mount: see
+        :func:`vault_secrets.diagnose.diagnose`. Stops at the first failed check."""
+        token = self.client.token if isinstance(self.client.token, str) else None
+        return diagnose(
+            self.vault_addr,
+            token,
+            namespace=self.namespace,
+            mount=self.mount_point,
+            path=path,
+            verify=self.verify,
+            timeout=self.timeout,
+            **kwargs,
+        )
 
     def __enter__(self) -> VaultSecretManager:
         return self
