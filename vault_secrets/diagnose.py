@@ -318,6 +318,7 @@ class _Doctor:
                     "path", f"{where}: latest version v{current} is deleted", "undelete it or write a new version"
                 )
             self.add("path", OK, f"{where} exists (v{current})")
+            return
         if meta.status_code == 404:
             self.fail("path", f"{where}: no secret there", missing_fix)
         parent, _, name = self.path.rpartition("/")
@@ -325,6 +326,7 @@ class _Doctor:
         if listing.status_code == 200:
             if name in (listing.json().get("data") or {}).get("keys", []):
                 self.add("path", OK, f"{where} exists (listed)")
+                return
             self.fail("path", f"{where}: no secret there (not listed)", missing_fix)
         if listing.status_code == 404:
             self.fail("path", f"{where}: no secret there (nothing under {self.mount}/{parent})", missing_fix)
@@ -333,6 +335,7 @@ class _Doctor:
         del read  # holds the secret's values: never looked at
         if status == 200:
             self.add("path", OK, f"{where} exists")
+            return
         if status == 404:
             self.fail("path", f"{where}: no live version", missing_fix)
         self.add("path", WARN, f"{where}: cannot tell whether it exists (the token may neither read nor list it)")
