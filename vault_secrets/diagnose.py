@@ -30,6 +30,7 @@ import requests
 from .errors import clean_server_message
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
+CHECK_NAMES = ("address", "server", "token", "namespace", "mount", "path", "access")
 # A token with less than this left will likely die during the job that is about to use it.
 SHORT_TTL_SECONDS = 300
 
@@ -371,6 +372,17 @@ class _Doctor:
             self.check_access()
         except _Stop:
             pass
+        except requests.RequestException as exc:
+            # The address answered at first (check 1): this is a server going away mid-diagnosis.
+            done = len(self.result.checks)
+            self.result.checks.append(
+                Check(
+                    CHECK_NAMES[min(done, len(CHECK_NAMES) - 1)],
+                    FAIL,
+                    f"the server stopped answering ({type(exc).__name__})",
+                    "run the doctor again; check the server's log",
+                )
+            )
         finally:
             self.session.close()
         return self.result
