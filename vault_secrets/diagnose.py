@@ -20,6 +20,7 @@ the data read of check 6 (only when metadata and list are refused) is discarded 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -174,7 +175,8 @@ class _Doctor:
                 token=False,
             )
         except requests.exceptions.SSLError as exc:
-            reason = str(exc.args[0] if exc.args else exc).split(":")[-1].strip(" ')(\"") or "handshake failed"
+            found = re.search(r"certificate verify failed: ([^()'\"]+)", str(exc))
+            reason = found.group(1).strip() if found else "handshake failed"
             self.fail(
                 "address",
                 f"{self.address}: TLS verification failed ({reason})",
