@@ -7,10 +7,12 @@ bounded retries. Each public method's docstring names the HTTP method and API pa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -78,6 +80,13 @@ def _one_of(name: str, value: T | None, alias: str, alias_value: T | None) -> T 
     if value is not None and alias_value is not None and value != alias_value:
         raise TypeError(f"pass {name} or {alias} (its original name), not both")
     return value if value is not None else alias_value
+
+
+def _revoke_quietly(client: hvac.Client) -> None:
+    """Revoke-self for a manager that was never closed; nothing to report to at that point."""
+    # Exit-time hygiene, swallowed whole: the token still ends at its TTL.
+    with contextlib.suppress(Exception):
+        client.auth.token.revoke_self()
 
 
 class VaultSecretManager:
@@ -166,6 +175,10 @@ class VaultSecretManager:
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
         self.login()
+        # A manager never closed (a script that just ends) still revokes its login token: at
+        # interpreter exit, or when it is garbage-collected. The callback holds the hvac client,
+        # not the manager, so it reads the token current at that moment (after any re-login).
+        self._finalizer = weakref.finalize(self, _revoke_quietly, self.client) if self.revoke_on_close else None
 
     # -- constructors for each login method ---------------------------------------------------
 
@@ -549,6 +562,8 @@ class VaultSecretManager:
         A failed revocation is logged, not raised: ``close`` runs on the way out, often while
         another error is propagating, and the token still dies at the end of its TTL.
         """
+        if self._finalizer is not None:
+            self._finalizer.detach()
         if self.revoke_on_close and self._state is not None:
             try:
                 self.revoke_token()

@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Iterator
 
+import hvac.exceptions as hvac_errors
 import pytest
 
 from llm_vault import cli
@@ -47,6 +48,14 @@ def failed_at(result: Diagnosis, check: str) -> str:
     return result.failed.line()
 
 
+def _alive(p: Provisioned, token: str) -> bool:
+    try:
+        p.admin().auth.token.lookup(token)
+    except hvac_errors.VaultError:
+        return False
+    return True
+
+
 @pytest.fixture
 def kv_v1_mount(provisioned: Provisioned) -> Iterator[str]:
     name = f"kv1-{secrets.token_hex(3)}"
@@ -74,7 +83,10 @@ def test_authentication_failed_because_no_token_is_set(provisioned: Provisioned)
 
 def test_authentication_failed_because_the_token_expired(provisioned: Provisioned) -> None:
     token = provisioned.token("openai-llm-ci", ttl="1s", renewable=False)
-    time.sleep(2.5)  # the server expires it; nothing else to wait on
+    deadline = time.monotonic() + 30  # bounded: a stuck server clock fails the test, not hangs it
+    while _alive(provisioned, token):
+        assert time.monotonic() < deadline, "the 1-second token did not expire"
+        time.sleep(0.2)
     line = failed_at(run(provisioned, token), "token")
     assert "invalid, expired or revoked" in line and "log in again" in line
 

@@ -10,6 +10,9 @@ A token handed in (VAULT_TOKEN, ``vault_token=``) belongs to the caller and is k
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import hvac
 import hvac.exceptions as hvac_errors
 import pytest
@@ -79,3 +82,26 @@ def test_closing_with_an_already_dead_token_does_not_raise(provisioned: Provisio
     provisioned.admin().auth.token.revoke(token)
     manager.close()  # logged, not raised: close runs on the way out
     assert _is_dead(provisioned, token)
+
+
+def test_a_login_token_of_a_manager_never_closed_is_revoked_when_the_process_exits(provisioned: Provisioned) -> None:
+    # A script that logs in and just ends: the child process prints its token's accessor, exits.
+    role_id, secret_id = provisioned.approle()
+    script = (
+        "import sys\n"
+        "from vault_secrets import VaultSecretManager\n"
+        "m = VaultSecretManager.from_approle(sys.argv[1], sys.argv[2], vault_addr=sys.argv[3], namespace=sys.argv[4])\n"
+        "m.get_model_credentials()\n"
+        "print(m.token_accessor)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, role_id, secret_id, provisioned.server.address, provisioned.namespace],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    accessor = result.stdout.strip()
+    with pytest.raises(hvac_errors.InvalidRequest):  # "invalid accessor": the token is gone
+        provisioned.admin().auth.token.lookup_accessor(accessor)
