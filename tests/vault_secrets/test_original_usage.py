@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import pytest
 
-from vault_secrets import ApiKeyNotFound, AuthenticationFailed
+from vault_secrets import ApiKeyNotFound, AuthenticationFailed, VaultSecretManager
 
 from . import original_usage
 from .secrecy import assert_not_leaked, assert_same_secret
@@ -124,3 +124,14 @@ def test_a_missing_key_is_the_originals_value_error_naming_the_service(
         assert_not_leaked(out, openai_key, provisioned.server.root_token)
     finally:
         provisioned.server.client().sys.delete_namespace(name)
+
+
+def test_the_original_constructor_keywords_reach_the_server(provisioned: Provisioned) -> None:
+    by_name = VaultSecretManager(
+        vault_url=provisioned.server.address, token=_operator_token(provisioned), namespace=provisioned.namespace
+    )
+    by_position = VaultSecretManager(
+        provisioned.server.address, _operator_token(provisioned), namespace=provisioned.namespace
+    )
+    for manager in (by_name, by_position):
+        assert_same_secret(manager.get_api_key("huggingface"), provisioned.api_keys["huggingface_token"])
