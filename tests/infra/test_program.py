@@ -125,14 +125,9 @@ def test_pipeline_objects_do_not_clash_between_stacks_on_one_server(program_run)
     for stack in STACKS:
         run = program_run(stack)
         root_objects[stack] = {
-            (
-                type(d.args).__name__,
-                getattr(d.args, "name", "")
-                or getattr(d.args, "path", "")
-                or f"{getattr(d.args, 'backend', '')}/{getattr(d.args, 'role_name', '')}",
-            )
-            for d in run.declared
-            if d.args.namespace is None and not isinstance(d.args, a.NamespaceArgs)
+            (type(d.args).__name__, getattr(d.args, "name", "") or getattr(d.args, "path", "")
+             or f"{getattr(d.args, 'backend', '')}/{getattr(d.args, 'role_name', '')}")
+            for d in run.declared if d.args.namespace is None and not isinstance(d.args, a.NamespaceArgs)
         }
     assert not root_objects["dev"] & root_objects["staging"]
     assert not root_objects["staging"] & root_objects["prod"]
@@ -258,19 +253,13 @@ def test_stack_files_differ_only_in_data(program_run) -> None:
         (dict(kind="tag", value="v1.2.0"), "repo:acme/llm:ref:refs/tags/v1.2.0"),
         (dict(kind="environment", value="prod"), "repo:acme/llm:environment:prod"),
         (dict(kind="pull_request", value=None), "repo:acme/llm:pull_request"),
-        (dict(kind="ref", value="refs/heads/main", immutable_subject=True), "repo:acme@98/llm@12:ref:refs/heads/main"),
+        (dict(kind="ref", value="refs/heads/main", immutable_subject=True),
+         "repo:acme@98/llm@12:ref:refs/heads/main"),
     ],
 )
 def test_subjects_are_built_in_one_place_for_every_github_shape(binding: dict[str, Any], subject: str) -> None:
-    b = OidcBinding(
-        role="r",
-        repository="acme/llm",
-        repository_id="12",
-        owner_id="98",
-        policies=("p",),
-        audience="https://github.com/acme",
-        **binding,
-    )
+    b = OidcBinding(role="r", repository="acme/llm", repository_id="12", owner_id="98", policies=("p",),
+                    audience="https://github.com/acme", **binding)
     assert b.subject == subject
 
 
@@ -312,23 +301,16 @@ def _official_view(kind: type, resource: MockedResource) -> dict[str, Any]:
     if kind is a.KvMetadataArgs:
         data = _json(inputs.pop("data_json"))
         mount, name = inputs.pop("path").split("/metadata/", 1)
-        inputs.update(
-            mount=mount,
-            name=name,
-            custom_metadata=data["custom_metadata"],
-            max_versions=data["max_versions"],
-            cas_required=data["cas_required"],
-            delete_version_after=int(data["delete_version_after"].rstrip("s")),
-        )
+        inputs.update(mount=mount, name=name, custom_metadata=data["custom_metadata"],
+                      max_versions=data["max_versions"], cas_required=data["cas_required"],
+                      delete_version_after=int(data["delete_version_after"].rstrip("s")))
     elif kind is a.JwtAuthConfigArgs:
         inputs.update(_json(inputs.pop("data_json")))
         inputs["path"] = inputs["path"].removeprefix("auth/").removesuffix("/config")
     elif kind is a.AuthBackendArgs:
         tune = {_snake(k): v for k, v in inputs.pop("tune", {}).items()}
-        for ours, theirs in (
-            ("default_lease_ttl_seconds", "default_lease_ttl"),
-            ("max_lease_ttl_seconds", "max_lease_ttl"),
-        ):
+        for ours, theirs in (("default_lease_ttl_seconds", "default_lease_ttl"),
+                             ("max_lease_ttl_seconds", "max_lease_ttl")):
             if tune.get(theirs):
                 inputs[ours] = int(tune[theirs].rstrip("s"))
     known = {f.name for f in fields(kind)}
