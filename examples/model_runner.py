@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
 
+    manager: VaultSecretManager | None = None
     try:
         manager = connect(args.namespace, args.mount)
         print(
@@ -114,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The error names operation, path and namespace; it never contains a secret or token.
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if manager is not None:
+            manager.close()  # an AppRole login token is revoked here; a VAULT_TOKEN is the caller's and kept
     return 1 if missing else 0
 
 

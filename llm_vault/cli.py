@@ -7,6 +7,8 @@
     llm-vault local up [--stacks dev,staging,prod]             the main job: a local OpenBao, applied
     llm-vault local preview [--stacks dev]                      the local server's drift, as a report
     llm-vault local status | local down
+    llm-vault doctor [--namespace dev] [--mount openai-llm] [--path api-keys]
+                                                               why a secret cannot be read; exit 3 on a failure
 
 Against a real server the Vault address and token come from VAULT_ADDR/VAULT_TOKEN (or
 BAO_ADDR/BAO_TOKEN); they are never written to a stack file or printed. Every command
@@ -29,6 +31,7 @@ from llm_vault.stackfiles import STACKS
 
 EXIT_CONFIG = 1
 EXIT_DRIFT = 2
+EXIT_DOCTOR = 3
 
 
 def vault_env() -> dict[str, str]:
@@ -61,7 +64,7 @@ def _require_an_audit_device(env: dict[str, str]) -> None:
     if not devices:
         raise SystemExit(
             "error: llm-vault:audit.mode is 'declared' but the server has no audit device enabled; "
-            "declare one in the server's config file (audit \"file\" ...) before applying"
+            'declare one in the server\'s config file (audit "file" ...) before applying'
         )
 
 
@@ -147,6 +150,38 @@ def cmd_local(args: argparse.Namespace) -> int:
     return local_job.down()
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """The checks of vault_secrets.diagnose from the caller's environment, one line each."""
+    from vault_secrets import settings
+    from vault_secrets.diagnose import diagnose
+
+    result = diagnose(
+        settings.resolve_addr(args.address),
+        settings.resolve_token(None),
+        namespace=settings.resolve_namespace(args.namespace),
+        mount=args.mount,
+        path=args.path,
+        verify=settings.resolve_verify(None),
+        other_namespaces=_stack_namespaces(),
+    )
+    for line in result.lines():
+        _print(line)
+    return 0 if result.ok else EXIT_DOCTOR
+
+
+def _stack_namespaces() -> list[str]:
+    """The stacks' namespaces: where the doctor looks for a mount that is not where it was asked."""
+    from llm_vault.stackfiles import stack_config
+
+    found = []
+    for name in STACKS:
+        try:
+            found.append(str(stack_config(name).get("llm-vault:namespace") or ""))
+        except (OSError, ValueError):
+            continue  # a hint source only: a broken stack file is reported by the stack commands
+    return found
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-vault", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -172,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("action", choices=("up", "preview", "status", "down"))
     local.add_argument("--stacks", default="dev", help="comma-separated stacks to apply (default dev)")
     local.add_argument("--runtime", choices=("auto", "container", "process"), default="auto")
+
+    doctor = sub.add_parser("doctor", help="check address, seal, token, namespace, mount, path and access")
+    doctor.add_argument("--address", help="default: VAULT_ADDR (or BAO_ADDR)")
+    doctor.add_argument("--namespace", help="default: VAULT_NAMESPACE (or BAO_NAMESPACE); '' for the root")
+    doctor.add_argument("--mount", default="openai-llm", help="kv-v2 mount (default openai-llm)")
+    doctor.add_argument("--path", default="api-keys", help="secret path in the mount, no data/ (default api-keys)")
     return parser
 
 
@@ -186,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_up(args)
         if args.command == "destroy":
             return cmd_destroy(args)
+        if args.command == "doctor":
+            return cmd_doctor(args)
         return cmd_local(args)
     except ConfigError as err:
         print(f"config error: {err}", file=sys.stderr)

@@ -10,7 +10,9 @@ from .auth import (
     fetch_github_id_token,
 )
 from .client import READONLY_TOKEN_ROLE, VaultSecretManager
+from .diagnose import Check, Diagnosis, diagnose
 from .errors import (
+    ApiKeyNotFound,
     AuthenticationFailed,
     PermissionDenied,
     SecretNotFound,
@@ -20,10 +22,13 @@ from .errors import (
 
 __all__ = [
     "READONLY_TOKEN_ROLE",
+    "ApiKeyNotFound",
     "AppRoleAuth",
     "AuthMethod",
     "AuthenticationFailed",
+    "Check",
     "Credentials",
+    "Diagnosis",
     "GitHubOidcAuth",
     "PermissionDenied",
     "SecretNotFound",
@@ -32,5 +37,6 @@ __all__ = [
     "VaultSecretsError",
     "VaultUnavailable",
     "auth_from_env",
+    "diagnose",
     "fetch_github_id_token",
 ]

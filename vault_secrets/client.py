@@ -7,10 +7,12 @@ bounded retries. Each public method's docstring names the HTTP method and API pa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,7 +24,9 @@ import requests
 
 from .auth import AppRoleAuth, AuthMethod, Credentials, GitHubOidcAuth, TokenAuth
 from .database import DatabaseCredentialsMixin
+from .diagnose import Diagnosis, diagnose
 from .errors import (
+    ApiKeyNotFound,
     AuthenticationFailed,
     PermissionDenied,
     SecretNotFound,
@@ -38,6 +42,8 @@ T = TypeVar("T")
 
 API_KEYS_PATH = "api-keys"
 MODEL_CREDENTIAL_KEYS = ("huggingface_token", "openai_key", "anthropic_key")
+# The original client's naming: a hub token for Hugging Face, an API key for everyone else.
+API_KEY_NAMES = {"huggingface": "huggingface_token"}
 # The token role the Pulumi program declares (infra/components/short_lived_tokens.py): it caps
 # a child's policies at openai-llm-readonly whatever its parent holds.
 READONLY_TOKEN_ROLE = "openai-llm-readonly"
@@ -71,6 +77,20 @@ class _TokenState:
     warned: bool = False  # "cannot be extended" said once per token, not on every call
 
 
+def _one_of(name: str, value: T | None, alias: str, alias_value: T | None) -> T | None:
+    """A parameter given under our name or the original's, not both with different values."""
+    if value is not None and alias_value is not None and value != alias_value:
+        raise TypeError(f"pass {name} or {alias} (its original name), not both")
+    return value if value is not None else alias_value
+
+
+def _revoke_quietly(client: hvac.Client) -> None:
+    """Revoke-self for a manager that was never closed; nothing to report to at that point."""
+    # Exit-time hygiene, swallowed whole: the token still ends at its TTL.
+    with contextlib.suppress(Exception):
+        client.auth.token.revoke_self()
+
+
 class VaultSecretManager(DatabaseCredentialsMixin):
     """Read and write the platform's secrets in a kv-v2 mount, with a token that stays valid.
 
@@ -94,6 +114,14 @@ class VaultSecretManager(DatabaseCredentialsMixin):
 
     ``client`` is the underlying ``hvac.Client``: calls made through it bypass renewal, retries and
     error mapping.
+
+    The original keyword names ``vault_url=`` and ``token=`` are accepted as well (positional
+    arguments were always address, token).
+
+    ``revoke_on_close``: :meth:`close` (and leaving a ``with`` block) revokes the token
+    (``auth/token/revoke-self``). Default: revoke tokens this manager logged in for (AppRole,
+    GitHub OIDC), so that a CI job's token ends with the job; keep a token that was handed in,
+    which belongs to the caller.
     """
 
     def __init__(
@@ -109,7 +137,12 @@ class VaultSecretManager(DatabaseCredentialsMixin):
         retries: int = 3,
         backoff_seconds: float = 0.5,
         renew_threshold_seconds: float = 300.0,
+        revoke_on_close: bool | None = None,
+        vault_url: str | None = None,
+        token: str | None = None,
     ) -> None:
+        vault_addr = _one_of("vault_addr", vault_addr, "vault_url", vault_url)
+        vault_token = _one_of("vault_token", vault_token, "token", token)
         if vault_token is not None and auth is not None:
             raise ValueError("pass either vault_token or auth, not both")
         if retries < 0 or backoff_seconds < 0 or renew_threshold_seconds < 0:
@@ -130,15 +163,18 @@ class VaultSecretManager(DatabaseCredentialsMixin):
                 )
             auth = TokenAuth(token)
         self.auth: AuthMethod = auth
+        self.revoke_on_close = auth.can_relogin if revoke_on_close is None else revoke_on_close
         # token="": without it hvac falls back to VAULT_TOKEN or ~/.vault-token on its own, behind
         # the login method's back. The login below installs the token.
+        self.verify = resolve_verify(verify)
+        self.timeout = timeout
         self.client = hvac.Client(
             url=self.vault_addr,
             token="",
             namespace=self.namespace,
-            verify=resolve_verify(verify),
+            verify=self.verify,
             timeout=timeout,
-            session=guarded_session(resolve_verify(verify)),  # no redirect to another server: it would carry the token
+            session=guarded_session(self.verify),  # no redirect to another server: it would carry the token
         )
         self._lock = threading.RLock()
         self._state: _TokenState | None = None
@@ -146,6 +182,10 @@ class VaultSecretManager(DatabaseCredentialsMixin):
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
         self.login()
+        # A manager never closed (a script that just ends) still revokes its login token: at
+        # interpreter exit, or when it is garbage-collected. The callback holds the hvac client,
+        # not the manager, so it reads the token current at that moment (after any re-login).
+        self._finalizer = weakref.finalize(self, _revoke_quietly, self.client) if self.revoke_on_close else None
 
     # -- constructors for each login method ---------------------------------------------------
 
@@ -338,6 +378,8 @@ class VaultSecretManager(DatabaseCredentialsMixin):
         while True:
             try:
                 return fn()
+            except VaultSecretsError:
+                raise  # already typed (our errors also subclass hvac's and requests')
             except (*_TRANSIENT_HVAC, *_TRANSIENT_HTTP) as exc:
                 scrub(exc)  # the cause chain keeps the request, and the request the token
                 if attempt >= self.retries:
@@ -415,12 +457,16 @@ class VaultSecretManager(DatabaseCredentialsMixin):
             return dict(data)
         return data.get(key)
 
-    def write_secret(self, path: str, data: Mapping[str, Any]) -> bool:
+    def write_secret(
+        self, path: str, data: Mapping[str, Any] | None = None, *, secret_data: Mapping[str, Any] | None = None
+    ) -> bool:
         """Write ``data`` as a new version of the secret at ``path``: POST /v1/:mount/data/:path.
 
-        Returns True. Raises :class:`PermissionDenied`, :class:`AuthenticationFailed`,
+        ``secret_data=`` is the original keyword name for ``data``. Returns True.
+        Raises :class:`PermissionDenied`, :class:`AuthenticationFailed`,
         :class:`VaultUnavailable` or :class:`VaultSecretsError`; no error carries a value of ``data``.
         """
+        data = _one_of("data", data, "secret_data", secret_data)
         if not isinstance(data, Mapping):
             raise TypeError("data must be a mapping of key to value")
         values = [v for v in data.values() if isinstance(v, str)]
@@ -469,14 +515,19 @@ class VaultSecretManager(DatabaseCredentialsMixin):
         )
         return True
 
-    def get_api_key(self, service: str) -> str | None:
-        """Key ``<service>_key`` of the ``api-keys`` secret; None when that key is absent.
+    def get_api_key(self, service: str) -> str:
+        """The ``api-keys`` secret's key for ``service``: ``huggingface_token`` for ``"huggingface"``,
+        ``<service>_key`` for every other service (the original's mapping). GET /v1/:mount/data/api-keys.
 
-        Raises :class:`SecretNotFound` when ``api-keys`` itself is missing, and the errors of
-        :meth:`read_secret`.
+        Raises :class:`ApiKeyNotFound` (a ``ValueError`` and ``KeyError``, message "API key not
+        found for service: ...") when the key is absent, :class:`SecretNotFound` when ``api-keys``
+        itself is missing, and the errors of :meth:`read_secret`.
         """
-        value = self.read_secret(API_KEYS_PATH, f"{service}_key")
-        return None if value is None else str(value)
+        key = API_KEY_NAMES.get(service, f"{service}_key")
+        value = self.read_secret(API_KEYS_PATH, key)
+        if value is None:
+            raise ApiKeyNotFound(service, key, path=self._where(API_KEYS_PATH), namespace=self.namespace)
+        return str(value)
 
     def get_model_credentials(self) -> dict[str, str | None]:
         """``huggingface_token``, ``openai_key`` and ``anthropic_key`` from ``api-keys`` (None when absent).
@@ -504,9 +555,46 @@ class VaultSecretManager(DatabaseCredentialsMixin):
 
     # -- housekeeping -------------------------------------------------------------------------
 
+    def revoke_token(self) -> None:
+        """Revoke the current token (and its children): POST /v1/auth/token/revoke-self.
+
+        The manager logs in again on its next call if its method can (AppRole, OIDC).
+        Raises :class:`AuthenticationFailed` when the token is already dead, :class:`VaultUnavailable`.
+        """
+        with self._lock:
+            self._with_retries("revoke", "auth/token/revoke-self", self.client.auth.token.revoke_self)
+            self._state = None
+
     def close(self) -> None:
-        """Close the HTTP session (the token stays valid until it expires)."""
+        """Revoke the token when ``revoke_on_close`` says so, then close the HTTP session.
+
+        A failed revocation is logged, not raised: ``close`` runs on the way out, often while
+        another error is propagating, and the token still dies at the end of its TTL.
+        """
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        if self.revoke_on_close and self._state is not None:
+            try:
+                self.revoke_token()
+                log.info("revoked the token (%s) on close", self.auth.name)
+            except VaultSecretsError as exc:
+                log.warning("could not revoke the token on close: %s", type(exc).__name__)
         self.client.adapter.close()
+
+    def diagnose(self, path: str = API_KEYS_PATH, **kwargs: Any) -> Diagnosis:
+        """``llm-vault doctor`` for this manager's address, token, namespace and mount: see
+        :func:`vault_secrets.diagnose.diagnose`. Stops at the first failed check."""
+        token = self.client.token if isinstance(self.client.token, str) else None
+        return diagnose(
+            self.vault_addr,
+            token,
+            namespace=self.namespace,
+            mount=self.mount_point,
+            path=path,
+            verify=self.verify,
+            timeout=self.timeout,
+            **kwargs,
+        )
 
     def __enter__(self) -> VaultSecretManager:
         return self

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import hvac.exceptions as hvac_errors
+import requests
+
 REDACTED = "<redacted>"
 # Long enough for any Vault error text; a proxy's HTML error page is cut rather than dumped whole.
 MAX_SERVER_MESSAGE = 500
@@ -68,6 +71,10 @@ class VaultSecretsError(Exception):
         self.namespace = namespace
         super().__init__(self._render())
 
+    def __str__(self) -> str:
+        # hvac's VaultError.__str__ appends ", on <method> <url>" (None None here): keep our line.
+        return str(self.args[0]) if self.args else ""
+
     def _render(self) -> str:
         where = ""
         if self.path:
@@ -82,26 +89,68 @@ class VaultSecretsError(Exception):
         return f"{type(self).__name__}({str(self)!r})"
 
 
-class SecretNotFound(VaultSecretsError):
-    """No secret (or no live version of it) at the path: HTTP 404."""
+# Each typed error also subclasses what the original client raised in its place, so that code
+# written against it (`except ValueError`, `except hvac.exceptions.Forbidden`) keeps catching it.
+# The original raised ValueError for a missing token, a failed authentication, a secret not found
+# on read and an API key not found; everything else was hvac's or requests' own exception.
+# The hvac bases come before the builtin ones: VaultError.__init__ is cooperative, the builtins' is not.
+
+
+class SecretNotFound(VaultSecretsError, hvac_errors.InvalidPath, ValueError):
+    """No secret (or no live version of it) at the path: HTTP 404.
+
+    Also a ``ValueError`` (the original read raised ``ValueError("Secret not found at path: ...")``)
+    and an ``hvac.exceptions.InvalidPath`` (what its other methods let through).
+    """
 
     default_reason = "no secret at this path"
 
 
-class PermissionDenied(VaultSecretsError):
-    """The token is valid but its policies do not allow the operation: HTTP 403."""
+class ApiKeyNotFound(SecretNotFound, KeyError):
+    """``get_api_key``: the ``api-keys`` secret exists but lacks the service's key.
+
+    A ``ValueError`` as in the original (``"API key not found for service: <service>"``) and a
+    ``KeyError`` (a missing key of a mapping). ``service`` and ``key`` name what was looked for.
+    """
+
+    default_reason = "API key not found"
+
+    def __init__(self, service: str, key: str, *, path: str, namespace: str | None = None) -> None:
+        self.service = service
+        self.key = key
+        super().__init__(
+            f"API key not found for service: {service} (no key {key!r})",
+            operation="get api key",
+            path=path,
+            namespace=namespace,
+        )
+
+
+class PermissionDenied(VaultSecretsError, hvac_errors.Forbidden):
+    """The token is valid but its policies do not allow the operation: HTTP 403.
+
+    Also an ``hvac.exceptions.Forbidden``, which the original let through.
+    """
 
     default_reason = "permission denied"
 
 
-class AuthenticationFailed(VaultSecretsError):
-    """No usable token: login refused, token invalid, expired or revoked and no way to log in again."""
+class AuthenticationFailed(VaultSecretsError, ValueError):
+    """No usable token: login refused, token invalid, expired or revoked and no way to log in again.
+
+    Also a ``ValueError``: the original raised ``ValueError`` for a missing token and a failed
+    authentication.
+    """
 
     default_reason = "authentication failed"
 
 
-class VaultUnavailable(VaultSecretsError):
+class VaultUnavailable(VaultSecretsError, hvac_errors.VaultDown, requests.exceptions.ConnectionError):
     """The server could not be reached or answered with a transient failure (5xx, sealed, standby,
-    rate limit) on every bounded retry."""
+    rate limit) on every bounded retry.
+
+    Also an ``hvac.exceptions.VaultDown`` (the original's error for a sealed server) and a
+    ``requests.exceptions.ConnectionError`` (its error for an unreachable one).
+    """
 
     default_reason = "Vault is unavailable"

@@ -61,3 +61,13 @@ def test_bao_variables_work_when_vault_ones_are_unset(monkeypatch) -> None:
 def test_the_stack_target_never_shows_its_environment() -> None:
     target = automation.StackTarget(stack="dev", env={"VAULT_TOKEN": "s.sensitive"})
     assert "sensitive" not in repr(target)
+
+
+def test_doctor_stops_at_an_unreachable_address_with_exit_3(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:9")  # discard port: nothing listens
+    monkeypatch.delenv("BAO_ADDR", raising=False)
+    assert cli.main(["doctor"]) == cli.EXIT_DOCTOR
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("FAIL address   http://127.0.0.1:9: cannot connect")
+    assert lines[1].strip().startswith("fix: start the server, or set VAULT_ADDR")
+    assert len(lines) == 2  # nothing after the first failure

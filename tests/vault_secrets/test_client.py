@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from vault_secrets import (
+    ApiKeyNotFound,
     AuthenticationFailed,
     Credentials,
     PermissionDenied,
@@ -171,7 +172,54 @@ def test_model_credentials_have_the_three_documented_keys_none_when_absent() -> 
     kv(h.manager).read_secret_version = raiser(then=kv_response({"openai_key": "o", "huggingface_token": "h"}))
     assert h.manager.get_model_credentials() == {"huggingface_token": "h", "openai_key": "o", "anthropic_key": None}
     assert h.manager.get_api_key("openai") == "o"
-    assert h.manager.get_api_key("anthropic") is None
+
+
+def test_get_api_key_maps_huggingface_to_its_token_and_other_services_to_their_key() -> None:
+    h = make()
+    kv(h.manager).read_secret_version = raiser(then=kv_response({"openai_key": "o", "huggingface_token": "h"}))
+    assert h.manager.get_api_key("huggingface") == "h"
+    assert h.manager.get_api_key("openai") == "o"
+
+
+def test_a_missing_api_key_raises_the_originals_value_error_and_a_key_error() -> None:
+    h = make()
+    kv(h.manager).read_secret_version = raiser(then=kv_response({"openai_key": "o"}))
+    with pytest.raises(ValueError, match="API key not found for service: anthropic") as info:
+        h.manager.get_api_key("anthropic")
+    assert isinstance(info.value, KeyError) and isinstance(info.value, SecretNotFound)
+    assert isinstance(info.value, ApiKeyNotFound)
+    assert (info.value.service, info.value.key) == ("anthropic", "anthropic_key")
+    assert "API key not found for service: anthropic" in str(info.value)  # not KeyError's repr()
+
+
+@pytest.mark.parametrize(
+    ("ours", "originals"),
+    [
+        (SecretNotFound, (ValueError, hvac_errors.InvalidPath)),
+        (PermissionDenied, (hvac_errors.Forbidden,)),
+        (AuthenticationFailed, (ValueError,)),
+        (VaultUnavailable, (hvac_errors.VaultDown, requests.exceptions.ConnectionError)),
+    ],
+)
+def test_each_typed_error_is_also_what_the_original_raised(ours: type[Exception], originals: tuple[type, ...]) -> None:
+    error = ours("server text", operation="read", path="openai-llm/api-keys", namespace="dev")
+    for original in originals:
+        assert isinstance(error, original)
+    assert str(error) == "read openai-llm/api-keys (namespace dev): server text"
+
+
+def test_the_original_keyword_names_are_accepted() -> None:
+    with pytest.raises(VaultUnavailable):  # got as far as contacting the address given as vault_url
+        VaultSecretManager(vault_url=_closed_port_address(), token="x", retries=0)
+    with pytest.raises(TypeError, match="vault_url"):
+        VaultSecretManager(vault_addr="http://127.0.0.1:1", vault_url="http://127.0.0.1:2", token="x")
+
+
+def test_write_secret_takes_the_original_secret_data_keyword() -> None:
+    h = make()
+    kv(h.manager).create_or_update_secret = write = raiser(then={"data": {"version": 2}})
+    assert h.manager.write_secret("api-keys", secret_data={"k": "v"}) is True
+    assert write.calls[0]["secret"] == {"k": "v"}  # type: ignore[attr-defined]
 
 
 def test_write_and_delete_return_true_and_list_returns_names() -> None:

@@ -248,7 +248,8 @@ def test_the_original_usage_from_vault_environment_is_unchanged(
     manager = VaultSecretManager()
     assert_same_secret(manager.get_model_credentials(), provisioned.api_keys)
     assert_same_secret(manager.get_api_key("openai"), provisioned.api_keys["openai_key"])
-    assert manager.get_api_key("mistral") is None
+    with pytest.raises(ValueError, match="API key not found for service: mistral"):
+        manager.get_api_key("mistral")
 
 
 def test_bao_variables_alone_are_enough(provisioned: Provisioned, clean_env: pytest.MonkeyPatch) -> None:

@@ -563,3 +563,18 @@ def test_consumer_example_reads_secrets_without_exporting_the_vault_token():
     assert login["with"]["exportToken"] is False
     mapped = re.findall(r"\|\s*([A-Z_]+)", login["with"]["secrets"])
     assert mapped == ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "HF_TOKEN"]
+
+
+def test_consumer_example_revokes_its_vault_token_at_the_end_of_the_job():
+    (job,) = _jobs(CONSUMER_EXAMPLE).values()
+    steps = _steps(job)
+    (login,) = [s for s in steps if _action(s) == VAULT_ACTION]
+    assert login["with"]["outputToken"] is True
+    revoke = steps[-1]
+    assert revoke["if"].startswith("${{ always()")  # also after a failed smoke test
+    assert revoke["env"]["VAULT_TOKEN"] == f"${{{{ steps.{login['id']}.outputs.vault_token }}}}"
+    assert revoke["env"]["VAULT_NAMESPACE"] == login["with"]["namespace"]
+    assert "auth/token/revoke-self" in revoke["run"] and "${{" not in revoke["run"]
+    # No other step is handed the token.
+    others = [s for s in steps if s is not revoke]
+    assert not any("outputs.vault_token" in json.dumps(s) for s in others)
