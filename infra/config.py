@@ -43,6 +43,23 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
 _GH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DIGITS = re.compile(r"^[0-9]+$")
 _DURATION_PART = re.compile(r"(\d+)(d|h|m|s)")
+# GitHub's `event_name` values a binding may list (docs: "Events that trigger workflows").
+GITHUB_EVENTS = frozenset(
+    {
+        "push", "workflow_dispatch", "schedule", "pull_request", "pull_request_target", "workflow_run",
+        "workflow_call", "issue_comment", "merge_group", "release", "deployment", "repository_dispatch",
+    }
+)  # fmt: skip
+# Events that run the base branch's workflow with its trust on input someone else controls (a
+# fork's pull request, another workflow's artifacts, a comment): never allowed by default.
+RISKY_EVENTS = frozenset({"pull_request_target", "workflow_run", "issue_comment"})
+DEFAULT_EVENTS = {
+    "ref": ("push", "workflow_dispatch", "schedule"),
+    "tag": ("push",),
+    "environment": ("push", "workflow_dispatch"),
+    "pull_request": ("pull_request",),
+}
+_GLOB_CHARS = "*?[]{}"
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
@@ -78,6 +95,8 @@ class KvSettings:
     cas_required: bool
     delete_version_after: int
     secrets: tuple[SecretEntry, ...]
+    # Subtrees under data/ that hold only test fixtures: the one thing a pull request may read.
+    non_production: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,10 @@ class OidcBinding:
     immutable_subject: bool = False
     identity_pin_opt_out: str | None = None
     description: str = ""
+    # GitHub's `event_name`: which triggers may use the role (defaults by kind: DEFAULT_EVENTS).
+    events: tuple[str, ...] = ()
+    # The top-level workflow file (`workflow_ref`); defaults to job_workflow_ref when that is pinned.
+    workflow_ref: str | None = None
 
     @property
     def subject(self) -> str:
@@ -116,9 +139,14 @@ class OidcBinding:
         return f"{prefix}:pull_request"
 
     @property
-    def bound_claims(self) -> dict[str, str]:
-        """Claims that pin identity (ids survive renames; names can be recycled) and context."""
-        claims: dict[str, str] = {}
+    def bound_claims(self) -> dict[str, str | list[str]]:
+        """Claims that pin identity (ids survive renames; names can be recycled) and context.
+
+        The role matches them as globs (``bound_claims_type: glob``) so that one value can say
+        "any workflow file of this repository"; every other value is checked at load to hold
+        no ``*``, so it matches exactly.
+        """
+        claims: dict[str, str | list[str]] = {}
         if self.repository_id:
             claims["repository_id"] = self.repository_id
         if self.owner_id:
@@ -127,8 +155,12 @@ class OidcBinding:
             claims["runner_environment"] = self.runner_environment
         if self.kind == "environment" and self.value:
             claims["environment"] = self.value
-        if self.job_workflow_ref:
-            claims["job_workflow_ref"] = self.job_workflow_ref
+        # A job's code is its job_workflow_ref: pinned exactly where the stack names the workflow,
+        # else any workflow file of the bound repository, never a reusable workflow from elsewhere.
+        claims["job_workflow_ref"] = self.job_workflow_ref or f"{self.repository}/*"
+        if self.workflow_ref or self.job_workflow_ref:
+            claims["workflow_ref"] = self.workflow_ref or self.job_workflow_ref or ""
+        claims["event_name"] = list(self.events or DEFAULT_EVENTS[self.kind])
         return claims
 
 
@@ -331,7 +363,12 @@ def _mount_path(raw: Mapping[str, Any], name: str, key: str, default: str) -> st
 def _kv(raw: Any) -> KvSettings:
     key = "kv"
     raw = _obj(raw if raw is not None else {}, key)
-    _no_unknown(raw, {"path", "description", "maxVersions", "casRequired", "deleteVersionAfter", "secrets"}, key)
+    allowed = {"path", "description", "maxVersions", "casRequired", "deleteVersionAfter", "secrets", "nonProduction"}
+    _no_unknown(raw, allowed, key)
+    non_production = _str_list(raw, "nonProduction", key)
+    for j, subtree in enumerate(non_production):
+        if not _MOUNT_PATH.match(subtree.rstrip("/")) or any(c in subtree for c in _GLOB_CHARS):
+            raise ConfigError(f"{key}.nonProduction[{j}]", f"{subtree!r} must be a secret subtree like 'fixtures/'")
     secrets_raw = raw.get("secrets", [])
     if not isinstance(secrets_raw, list):
         raise ConfigError(f"{key}.secrets", "must be a list")
@@ -367,7 +404,15 @@ def _kv(raw: Any) -> KvSettings:
         cas_required=_bool(raw, "casRequired", key, False),
         delete_version_after=_duration(raw, "deleteVersionAfter", key, "0s"),
         secrets=tuple(secrets),
+        non_production=tuple(t.rstrip("/") + "/" for t in non_production),
     )
+
+
+def _non_production(kv: KvSettings, protect: bool) -> tuple[str, ...]:
+    if kv.non_production and protect:
+        # A protected stack is production or production-like: nothing in it is a fixture.
+        raise ConfigError("kv.nonProduction", "a protected stack holds no non-production secrets; remove this key")
+    return kv.non_production
 
 
 _BINDING_KEYS = {
@@ -387,6 +432,9 @@ _BINDING_KEYS = {
     "immutableSubject",
     "identityPinOptOut",
     "description",
+    "events",
+    "workflowRef",
+    "runnerEnvironmentReason",
 }
 
 
@@ -397,6 +445,12 @@ def _binding(raw: Any, i: int, policy_names: set[str], section: str = "github") 
         raise ConfigError(
             f"{k}.subject",
             "subjects are built from repository + ref | tag | environment | pullRequest; set those instead",
+        )
+    if "userClaim" in raw:
+        raise ConfigError(
+            f"{k}.userClaim",
+            "is not configurable: roles name the caller by `actor_id` (`actor` is a username that can be "
+            "renamed and then taken by someone else)",
         )
     _no_unknown(raw, _BINDING_KEYS, k)
     role = _str(raw, "role", k, required=True)
@@ -461,6 +515,39 @@ def _binding(raw: Any, i: int, policy_names: set[str], section: str = "github") 
     runner_env = raw.get("runnerEnvironment", "github-hosted")
     if runner_env not in ("github-hosted", "self-hosted", "any"):
         raise ConfigError(f"{k}.runnerEnvironment", "must be 'github-hosted', 'self-hosted' or 'any'")
+    runner_reason = _opt_str(raw, "runnerEnvironmentReason", k)
+    if runner_env == "any" and (runner_reason is None or len(runner_reason.strip()) < 10):
+        raise ConfigError(
+            f"{k}.runnerEnvironment",
+            "'any' accepts jobs on runners nobody here controls: state why in runnerEnvironmentReason (a sentence)",
+        )
+
+    events = _str_list(raw, "events", k, DEFAULT_EVENTS[kind])
+    for j, event in enumerate(events):
+        if event not in GITHUB_EVENTS:
+            hint = _closest(event, set(GITHUB_EVENTS))
+            raise ConfigError(
+                f"{k}.events[{j}]",
+                f"unknown GitHub event {event!r}" + (f" (did you mean {hint!r}?)" if hint else ""),
+            )
+    if kind == "pull_request" and set(events) != {"pull_request"}:
+        raise ConfigError(f"{k}.events", "a pullRequest binding takes only the 'pull_request' event")
+
+    workflow_refs: dict[str, str | None] = {}
+    for name in ("jobWorkflowRef", "workflowRef"):
+        ref_value = _opt_str(raw, name, k)
+        if ref_value is not None:
+            if any(c in ref_value for c in _GLOB_CHARS):
+                raise ConfigError(f"{k}.{name}", f"{ref_value!r} is a pattern: pin one exact workflow file")
+            if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/\.github/workflows/[^@/]+\.ya?ml@refs/\S+$", ref_value):
+                raise ConfigError(
+                    f"{k}.{name}",
+                    f"must look like 'owner/repo/.github/workflows/deploy.yml@refs/heads/main', got {ref_value!r}",
+                )
+        workflow_refs[name] = ref_value
+    workflow_ref = workflow_refs["workflowRef"]
+    if workflow_ref is not None and not workflow_ref.startswith(f"{repository}/"):
+        raise ConfigError(f"{k}.workflowRef", f"must be a workflow of {repository} (the repository that runs the job)")
 
     return OidcBinding(
         role=role,
@@ -473,10 +560,12 @@ def _binding(raw: Any, i: int, policy_names: set[str], section: str = "github") 
         audience=audience,
         ttl_seconds=ttl,
         runner_environment=None if runner_env == "any" else runner_env,
-        job_workflow_ref=_opt_str(raw, "jobWorkflowRef", k),
+        job_workflow_ref=workflow_refs["jobWorkflowRef"],
         immutable_subject=immutable,
         identity_pin_opt_out=opt_out,
         description=_str(raw, "description", k, "") if raw.get("description") else "",
+        events=events,
+        workflow_ref=workflow_ref,
     )
 
 
@@ -487,36 +576,147 @@ def _url(raw: Mapping[str, Any], name: str, key: str, default: str) -> str:
     return value.rstrip("/")
 
 
-def _bindings(raw: Mapping[str, Any], key: str, policy_names: set[str]) -> tuple[OidcBinding, ...]:
+@dataclass(frozen=True)
+class TrustRules:
+    """What the loader needs to judge a binding's reach: who can obtain it against what its
+    policies grant. Built once per section (the application trust, the pipeline trust)."""
+
+    environment: str
+    protect: bool
+    policies: Mapping[str, str]  # policy name -> rendered text
+    secret_targets: tuple[str, ...]  # where secret values are read, as the policies address them
+    non_production: tuple[str, ...]  # subtrees under data/ that a pull request may read
+
+
+def _check_reach(b: OidcBinding, k: str, rules: TrustRules) -> None:
+    """Refuse a binding whose policies are wider than whoever can obtain its token."""
+    from infra import policy_reach
+
+    owner = b.repository.split("/", 1)[0]
+    shared = {f"https://github.com/{owner}", f"https://github.com/{owner}/"}
+    if b.audience in shared or not b.audience.rstrip("/").endswith(f"/{rules.environment}"):
+        raise ConfigError(
+            f"{k}.audience",
+            f"must be this environment's own audience, ending in '/{rules.environment}' (e.g. "
+            f"'https://vault.{owner}.example/{rules.environment}'), so that a token minted for another "
+            f"environment is refused here; GitHub's default (the owner URL) is shared by every environment",
+        )
+    writes: list[str] = []
+    reads: list[str] = []
+    for j, name in enumerate(b.policies):
+        text = rules.policies[name]
+        w = policy_reach.writes(text)
+        r = policy_reach.secret_reads_outside(text, rules.secret_targets, ())
+        writes += w
+        reads += r
+        if b.kind == "pull_request":
+            if w:
+                raise ConfigError(
+                    f"{k}.policies[{j}]",
+                    f"policy {name!r} grants {w[0]}: a pull request's workflow is written by its author, "
+                    "so a pull-request binding carries no write capability",
+                )
+            outside = policy_reach.secret_reads_outside(text, rules.secret_targets, rules.non_production)
+            if outside:
+                marked = (
+                    f"outside the stack's non-production subtrees {list(rules.non_production)}"
+                    if rules.non_production
+                    else "and this stack marks no non-production subtree (llm-vault:kv.nonProduction)"
+                )
+                raise ConfigError(
+                    f"{k}.policies[{j}]",
+                    f"policy {name!r} reads secret values at {outside[0]} {marked}: a pull request may "
+                    "read only non-production secrets",
+                )
+    if not (writes or reads):
+        return
+    risky = sorted(set(b.events) & RISKY_EVENTS)
+    if risky:
+        raise ConfigError(
+            f"{k}.events",
+            f"{risky} run trusted workflows on input someone else controls; a binding whose policies "
+            f"{'write' if writes else 'read secrets'} may not accept them",
+        )
+    if writes or rules.protect:
+        why = "its policies write" if writes else "this stack is protected and its policies read secrets"
+        if b.kind != "environment":
+            raise ConfigError(k, f"{why}: bind a GitHub environment (environment: ...), whose protection rules gate it")
+        if b.job_workflow_ref is None:
+            raise ConfigError(f"{k}.jobWorkflowRef", f"is required: {why}, so pin the one workflow file allowed to")
+
+
+def _bindings(raw: Mapping[str, Any], key: str, rules: TrustRules) -> tuple[OidcBinding, ...]:
     bindings_raw = raw.get("bindings", [])
     if not isinstance(bindings_raw, list) or not bindings_raw:
         raise ConfigError(f"{key}.bindings", "must be a non-empty list of bindings")
-    bindings = tuple(_binding(b, i, policy_names, key) for i, b in enumerate(bindings_raw))
+    bindings = tuple(_binding(b, i, set(rules.policies), key) for i, b in enumerate(bindings_raw))
     seen: dict[str, int] = {}
     for i, b in enumerate(bindings):
         if b.role in seen:
             raise ConfigError(f"{key}.bindings[{i}].role", f"duplicate role {b.role!r} (also bindings[{seen[b.role]}])")
         seen[b.role] = i
+        _check_reach(b, f"{key}.bindings[{i}]", rules)
     return bindings
 
 
-def _github(raw: Any, policy_names: set[str]) -> GitHubSettings:
+def _discovery_url(raw: Mapping[str, Any], key: str) -> str:
+    """GitHub's issuer (or an enterprise's ``/<slug>`` issuer on the same host), or a local
+    issuer on loopback; any other host only with a written reason (GitHub Enterprise Server)."""
+    from urllib.parse import urlsplit
+
+    value = _url(raw, "oidcDiscoveryUrl", key, GITHUB_ISSUER)
+    parts = urlsplit(value)
+    host = (parts.hostname or "").lower()
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    name = f"{key}.oidcDiscoveryUrl"
+    if parts.scheme != "https" and not loopback:
+        raise ConfigError(name, f"must use https (plain http only for a local issuer on loopback), got {value!r}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError(name, f"must be a plain issuer URL (no credentials, query or fragment), got {value!r}")
+    github_host = urlsplit(GITHUB_ISSUER).hostname
+    if not loopback and host != github_host and not raw.get("issuerReason"):
+        raise ConfigError(
+            name,
+            f"{host!r} is not GitHub's issuer host {github_host!r}; a GitHub Enterprise Server issuer needs "
+            "issuerReason (a sentence saying whose server it is)",
+        )
+    return value
+
+
+def _trust_section(raw: Mapping[str, Any], key: str) -> tuple[str, str]:
+    """(discovery URL, bound issuer): the issuer the roles accept is the one discovery names."""
+    discovery = _discovery_url(raw, key)
+    bound = _url(raw, "boundIssuer", key, discovery)
+    if bound != discovery:
+        raise ConfigError(
+            f"{key}.boundIssuer",
+            f"must equal oidcDiscoveryUrl ({discovery!r}): tokens are verified with the keys discovery "
+            f"finds, so any other issuer is a look-alike, got {bound!r}",
+        )
+    return discovery, bound
+
+
+def _github(raw: Any, rules: TrustRules) -> GitHubSettings:
     key = "github"
     raw = _obj(raw if raw is not None else {}, key)
-    _no_unknown(raw, {"path", "oidcDiscoveryUrl", "boundIssuer", "bindings"}, key)
-    bindings = _bindings(raw, key, policy_names)
-    discovery = _url(raw, "oidcDiscoveryUrl", key, GITHUB_ISSUER)
+    _no_unknown(raw, {"path", "oidcDiscoveryUrl", "boundIssuer", "issuerReason", "bindings"}, key)
+    discovery, bound = _trust_section(raw, key)
+    bindings = _bindings(raw, key, rules)
     return GitHubSettings(
         path=_mount_path(raw, "path", key, "jwt"),
         oidc_discovery_url=discovery,
-        # GitHub's tokens carry iss == discovery URL; a GitHub Enterprise issuer differs only by host.
-        bound_issuer=_url(raw, "boundIssuer", key, discovery),
+        bound_issuer=bound,
         bindings=bindings,
     )
 
 
 def _pipeline(
-    raw: Any, github: GitHubSettings, placeholders: dict[str, str], environment: str, policy_dir: Path
+    raw: Any,
+    github: GitHubSettings,
+    placeholders: dict[str, str],
+    environment: str,
+    policy_dir: Path,
+    protect: bool,
 ) -> PipelineSettings | None:
     key = "pipeline"
     if raw is None:
@@ -527,8 +727,16 @@ def _pipeline(
     if path == github.path:
         raise ConfigError(f"{key}.path", f"must differ from llm-vault:github.path ({github.path!r})")
     files = load_policies(policy_dir / "pipeline", {**placeholders, "pipeline_path": path}, key="pipeline.policies")
-    stems = {p.name for p in files}
-    bindings = _bindings(raw, key, stems)
+    # Root-namespace policies address the environment's secrets through its namespace prefix.
+    mount = placeholders["kv_mount"]
+    rules = TrustRules(
+        environment=environment,
+        protect=protect,
+        policies={p.name: p.text for p in files},
+        secret_targets=tuple(dict.fromkeys((f"{placeholders['ns']}{mount}/data/", f"{mount}/data/"))),
+        non_production=(),  # the pipeline reads configuration, never secret values
+    )
+    bindings = _bindings(raw, key, rules)
     # Root-namespace policies are shared by every stack on the server: suffix the environment.
     named = tuple(Policy(name=f"{p.name}-{environment}", text=p.text, stem=p.name) for p in files)
     bindings = tuple(replace(b, policies=tuple(f"{p}-{environment}" for p in b.policies)) for b in bindings)
@@ -742,7 +950,17 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
     namespace = _namespace(raw.get("namespace"))
     policies = load_policies(policy_dir, kv.path)
     names = {p.name for p in policies}
-    github = _github(raw.get("github"), names)
+    protect = _bool(raw, "protect", "", False)
+    github = _github(
+        raw.get("github"),
+        TrustRules(
+            environment=environment,
+            protect=protect,
+            policies={p.name: p.text for p in policies},
+            secret_targets=(f"{kv.path}/data/",),
+            non_production=_non_production(kv, protect),
+        ),
+    )
     model_runner = _model_runner(raw.get("modelRunner"), names)
     audit = _audit(raw.get("audit"), _bool(raw, "protect", "", False))
     # Pipeline policies live in the root namespace and name the environment's paths from there.
@@ -767,14 +985,14 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         environment=environment,
         namespace=namespace,
         provider_backend=backend,
-        protect=_bool(raw, "protect", "", False),
+        protect=protect,
         kv=kv,
         github=github,
         policies=policies,
         short_lived_tokens=short_lived,
         model_runner=model_runner,
         audit=audit,
-        pipeline=_pipeline(raw.get("pipeline"), github, placeholders, environment, policy_dir),
+        pipeline=_pipeline(raw.get("pipeline"), github, placeholders, environment, policy_dir, protect),
         adopt=_adopt(raw.get("adopt")),
         databases=parse_databases(raw.get("databases"), {model_runner.role, *(b.role for b in github.bindings)}),
     )

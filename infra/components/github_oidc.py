@@ -22,10 +22,21 @@ def binding_role(binding: OidcBinding, *, backend: str, namespace: str | None) -
         bound_audiences=(binding.audience,),
         bound_subject=binding.subject,
         bound_claims=binding.bound_claims,
-        bound_claims_type="string",
-        # `actor` names the person or bot behind the run in the audit log.
-        user_claim="actor",
-        claim_mappings={"repository": "repository", "ref": "ref", "sha": "sha", "run_id": "run_id"},
+        # Glob, so that an unpinned job_workflow_ref can say "a workflow of this repository";
+        # the loader refuses `*` in every other bound value, so they match exactly.
+        bound_claims_type="glob",
+        # The identity is the account's immutable id: `actor` is a username, which can be renamed
+        # and then registered by someone else. The name still goes to the audit trail as metadata.
+        user_claim="actor_id",
+        claim_mappings={
+            "repository": "repository",
+            "ref": "ref",
+            "sha": "sha",
+            "run_id": "run_id",
+            "actor": "actor",
+            "event_name": "event_name",
+            "job_workflow_ref": "job_workflow_ref",
+        },
         token_policies=binding.policies,
         token_ttl=binding.ttl_seconds,
         token_max_ttl=binding.ttl_seconds,

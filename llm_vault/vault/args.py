@@ -94,7 +94,7 @@ class JwtAuthRoleArgs:
     user_claim: str
     role_type: str = "jwt"
     bound_subject: str = ""
-    bound_claims: dict[str, str] = field(default_factory=dict)
+    bound_claims: dict[str, str | list[str]] = field(default_factory=dict)  # a list: any one value may match
     bound_claims_type: str = "string"
     claim_mappings: dict[str, str] = field(default_factory=dict)
     token_policies: tuple[str, ...] = ()

@@ -108,7 +108,9 @@ class OfficialBackend:
                 role_type=args.role_type,
                 bound_audiences=list(args.bound_audiences),
                 bound_subject=args.bound_subject or None,
-                bound_claims=dict(args.bound_claims) or None,
+                # terraform-provider-vault takes a claim's accepted values as one comma-separated string.
+                bound_claims={k: ",".join(v) if isinstance(v, list) else v for k, v in args.bound_claims.items()}
+                or None,
                 bound_claims_type=args.bound_claims_type,
                 user_claim=args.user_claim,
                 claim_mappings=dict(args.claim_mappings) or None,

@@ -64,6 +64,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "end-to-end counts")
         for name, value in sorted(COUNTS.items()):
             terminalreporter.write_line(f"{name}: {value}")
+    if COUNTS.get("tokens tried"):
+        terminalreporter.write_line(
+            f"logins: {COUNTS['tokens tried']} tried, {COUNTS.get('near misses refused', 0)} near misses, "
+            f"{COUNTS.get('near misses accepted', 0)} accepted"
+        )
     if COUNTS.get("attacks tried"):
         terminalreporter.write_line(
             f"attacks: {COUNTS['attacks tried']} tried, {COUNTS.get('attacks succeeded', 0)} succeeded"

@@ -115,6 +115,7 @@ SEEDED_SECRETS = {
     "api-keys": ("huggingface_token", "openai_key", "anthropic_key"),
     "models/gpt-4o": ("endpoint_key",),
     "teams/search": ("api_key",),
+    "fixtures/eval-set": ("sample_key",),  # test data: the one subtree dev lets pull requests read
 }
 
 

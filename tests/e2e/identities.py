@@ -48,6 +48,9 @@ def claims_for(issuer: GitHubOidcIssuer, binding: OidcBinding, /, **overrides: A
         path, _, ref = binding.job_workflow_ref.partition("@")
         kw["workflow_file"] = path.rsplit("/", 1)[-1]
         kw["ref"] = ref
+    # The first trigger the role accepts (push, schedule, pull_request...).
+    events = binding.bound_claims["event_name"]
+    kw["event_name"] = events[0] if isinstance(events, list) else events
     kw.update(overrides)
     return issuer.claims(**kw)
 
@@ -106,6 +109,7 @@ def refused_login(server: OpenBaoServer, namespace: str | None, mount: str, role
     except hvac.exceptions.VaultError as exc:
         COUNTS["near misses refused"] += 1
         return str(exc)
+    COUNTS["near misses accepted"] += 1
     # Revoke at once: an accepted near miss must not leave a usable token behind.
     hvac.Client(url=server.address, token=login.token, namespace=namespace).auth.token.revoke_self()
     raise AssertionError(f"login to {mount}/{role} in {namespace or 'root'} was ACCEPTED ({login!r})")

@@ -79,7 +79,9 @@ def test_declared_binding_logs_in_with_exactly_its_policies_and_ttl(
         assert data["explicit_max_ttl"] == binding.ttl_seconds
         assert data["meta"]["repository"] == binding.repository  # claim_mappings, for the audit trail
         assert data["meta"]["ref"] == claims["ref"]
-        assert data["display_name"].endswith(claims["actor"])  # user_claim = actor
+        # user_claim = actor_id: the account's immutable id names the caller; the name is metadata.
+        assert data["display_name"].endswith(claims["actor_id"])
+        assert data["meta"]["actor"] == claims["actor"]
     finally:
         me.request("POST", "auth/token/revoke-self")
 
@@ -101,6 +103,11 @@ def mismatch(claim: str) -> str:
     return f'claim "{claim}" does not match any associated bound claim values'
 
 
+# A job's own workflow file is bound twice (workflow_ref, job_workflow_ref); changing the file changes
+# both, and the server names whichever it checks first.
+WORKFLOW = 'workflow_ref" does not match any associated bound claim values'
+
+
 def missing(claim: str) -> str:
     return f'claim "{claim}" is missing'
 
@@ -120,8 +127,7 @@ class NearMiss:
 
 CI_DEV = ("dev", "github", "github-actions")
 CI_STAGING = ("staging", "github", "github-actions")
-PR_STAGING = ("staging", "github", "github-actions-pr")
-PR_PROD = ("prod", "github", "github-actions-pr")
+PR_DEV = ("dev", "github", "github-actions-pr")  # staging and prod trust no pull request
 APPLY_PROD = ("prod", "pipeline", "llm-vault-apply")
 APPLY_STAGING = ("staging", "pipeline", "llm-vault-apply")
 PREVIEW_DEV = ("dev", "pipeline", "llm-vault-preview")
@@ -175,18 +181,18 @@ NEAR_MISSES = [
     NearMiss("repository-id-missing", CI_DEV, {"drop": ["repository_id"]}, missing("repository_id")),
     NearMiss("owner-id-missing", CI_DEV, {"drop": ["repository_owner_id"]}, missing("repository_owner_id")),
     # pull-request role
-    NearMiss("pull-request-from-other-repository", PR_STAGING, {"repository": "acme-ai/other"}),
-    NearMiss("push-to-main-on-the-pull-request-role", PR_STAGING, {"pull_request": False, "ref": "refs/heads/main"}),
+    NearMiss("pull-request-from-other-repository", PR_DEV, {"repository": "acme-ai/other"}),
+    NearMiss("push-to-main-on-the-pull-request-role", PR_DEV, {"pull_request": False, "ref": "refs/heads/main"}),
     NearMiss(
         "pull-request-on-self-hosted-runner",
-        PR_PROD,
+        PR_DEV,
         {"runner_environment": "self-hosted"},
         mismatch("runner_environment"),
     ),
     NearMiss(
-        "pull-request-from-recycled-repository", PR_PROD, {"repository_id": "900000001"}, mismatch("repository_id")
+        "pull-request-from-recycled-repository", PR_DEV, {"repository_id": "900000001"}, mismatch("repository_id")
     ),
-    NearMiss("pull-request-with-other-audience", PR_PROD, {"audience": "https://github.com/acme"}, AUD),
+    NearMiss("pull-request-with-other-audience", PR_DEV, {"audience": "https://github.com/acme"}, AUD),
     # the pipeline's own roles (root namespace)
     NearMiss("apply-from-other-environment", APPLY_PROD, {"environment": "staging"}),
     NearMiss("apply-with-dev-environment-on-the-prod-role", APPLY_PROD, {"environment": "dev"}),
@@ -203,9 +209,9 @@ NEAR_MISSES = [
         APPLY_PROD,
         {"repository": "acme-ai/llm-platform", "repository_id": "812345678"},
     ),
-    NearMiss("apply-from-other-workflow-file", APPLY_PROD, {"workflow_file": "ci.yml"}, mismatch("job_workflow_ref")),
+    NearMiss("apply-from-other-workflow-file", APPLY_PROD, {"workflow_file": "ci.yml"}, WORKFLOW),
     NearMiss(
-        "apply-workflow-from-other-branch", APPLY_STAGING, {"ref": "refs/heads/feature"}, mismatch("job_workflow_ref")
+        "apply-workflow-from-other-branch", APPLY_STAGING, {"ref": "refs/heads/feature"}, WORKFLOW
     ),
     NearMiss("apply-expired", APPLY_PROD, lambda now, url: {"issued_at": now - 2 * HOUR, "expires_in": 300}, EXPIRED),
     NearMiss("preview-role-with-a-push", PREVIEW_DEV, {"pull_request": False, "ref": "refs/heads/main"}),
@@ -231,3 +237,86 @@ def test_near_miss_is_refused(provisioned: Deployment, miss: NearMiss) -> None:
     )
 
     assert miss.refusal in reason, f"refused, but not for the intended reason: {reason}"
+
+
+# --------------------------------------------------------------------------------------------
+# attacks every role must refuse: untrusted triggers, someone else's code, another environment
+
+OTHER_ENVIRONMENT = {"dev": "prod", "staging": "dev", "prod": "staging"}
+
+
+def _attacks(binding: OidcBinding, stack: str) -> list[tuple[str, dict[str, Any], str]]:
+    """(id, claim overrides, expected refusal) of each attack on ``binding``."""
+    attacks: list[tuple[str, dict[str, Any], str]] = [
+        # The base branch's workflow, run on a fork's pull request with the base's trust.
+        ("pull_request_target", {"event_name": "pull_request_target"}, mismatch("event_name")),
+        # A workflow triggered by another workflow's run (whose artifacts a fork may control).
+        ("workflow_run", {"event_name": "workflow_run"}, mismatch("event_name")),
+        # A comment on an issue or pull request: anyone who can comment triggers it.
+        ("issue_comment", {"event_name": "issue_comment"}, mismatch("event_name")),
+        # This repository's subject, but the job runs a reusable workflow from another repository.
+        (
+            "reusable-workflow-from-another-repository",
+            {"extra": {"job_workflow_ref": "evil-ai/tools/.github/workflows/exfiltrate.yml@refs/heads/main"}},
+            mismatch("job_workflow_ref"),
+        ),
+        # A token GitHub minted for another environment's Vault audience.
+        (
+            "token-minted-for-another-environment",
+            {"audience": binding.audience.rsplit("/", 1)[0] + "/" + OTHER_ENVIRONMENT[stack]},
+            AUD,
+        ),
+        # GitHub's default audience, which every environment (and anything else) would share.
+        ("github-default-audience", {"audience": f"https://github.com/{binding.repository.split('/')[0]}"}, AUD),
+    ]
+    if binding.kind == "pull_request":
+        # A pull request whose trigger claims to be a push cannot pass as the push roles either.
+        attacks.append(("pull_request-claiming-push", {"event_name": "push"}, mismatch("event_name")))
+    if binding.job_workflow_ref:
+        # Another workflow file of the same repository, on the same branch, in the same environment.
+        attacks.append(("workflow-file-that-is-not-the-pinned-one", {"workflow_file": "other.yml"}, WORKFLOW))
+    return attacks
+
+
+def _attack_cases() -> list[Any]:
+    cases = []
+    for param in _declared_bindings():
+        stack, section, role = param.values
+        settings = _checked_in_settings(stack)
+        trust = settings.github if section == "github" else settings.pipeline
+        assert trust is not None
+        binding = next(b for b in trust.bindings if b.role == role)
+        for attack_id, overrides, refusal in _attacks(binding, stack):
+            cases.append(pytest.param(stack, section, role, overrides, refusal, id=f"{param.id}:{attack_id}"))
+    return cases
+
+
+@pytest.mark.parametrize(("stack", "section", "role", "overrides", "refusal"), _attack_cases())
+def test_every_role_refuses_untrusted_triggers_foreign_code_and_other_environments(
+    provisioned: Deployment, stack: str, section: str, role: str, overrides: dict[str, Any], refusal: str
+) -> None:
+    binding, namespace, mount = _binding(provisioned, stack, section, role)
+    claims = claims_for(provisioned.issuer, binding, **overrides)
+
+    reason = refused_login(provisioned.server, namespace, mount, binding.role, sign(provisioned.issuer, claims))
+
+    assert refusal in reason, f"refused, but not for the intended reason: {reason}"
+
+
+def test_the_caller_is_named_by_account_id_so_a_renamed_or_recycled_username_is_someone_else(
+    provisioned: Deployment,
+) -> None:
+    binding, namespace, mount = _binding(provisioned, *CI_DEV)
+    names = {}
+    # The same account under its old and its new username; then a stranger who registered the old name.
+    for who, actor, actor_id in (("before", "octocat", "583231"), ("renamed", "octo-renamed", "583231"),
+                                 ("stranger", "octocat", "999999")):  # fmt: skip
+        claims = claims_for(provisioned.issuer, binding, actor=actor, extra={"actor_id": actor_id})
+        login = jwt_login(provisioned.server, namespace, mount, binding.role, sign(provisioned.issuer, claims))
+        me = Caller(provisioned.server, login.token, namespace, who)
+        try:
+            names[who] = me.request("GET", "auth/token/lookup-self")["data"]["display_name"]
+        finally:
+            me.request("POST", "auth/token/revoke-self")
+    assert names["before"] == names["renamed"], "a rename keeps the identity (and its audit trail)"
+    assert names["stranger"] != names["before"], "whoever takes a released username is not its old owner"

@@ -5,6 +5,7 @@ a CI job (JWT login), an operator, a read-only child from the token role, the mo
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 
@@ -14,7 +15,17 @@ import pytest
 from llm_vault.stackfiles import STACKS
 
 from .harness import Deployment, Seeded, remember, same_secret
-from .identities import COUNTS, Caller, github_caller, model_runner_caller, operator_caller
+from .identities import (
+    COUNTS,
+    Caller,
+    claims_for,
+    github_caller,
+    jwt_login,
+    model_runner_caller,
+    operator_caller,
+    refused_login,
+    sign,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -87,14 +98,50 @@ def test_ci_reads_and_lists_its_environments_secrets_and_nothing_else(
     assert version_after == version_before, "a denied write still made a new version"
 
 
-def test_pull_request_token_is_read_only(provisioned: Deployment, seeded: Seeded) -> None:
+def test_pull_request_token_reads_only_dev_fixtures(provisioned: Deployment, seeded: Seeded) -> None:
     kv = provisioned.stacks["dev"].settings.kv.path
     pr = github_caller(provisioned, "dev", "github-actions-pr")
-    ok = same_secret(pr.read_secret(kv, "api-keys"), seeded.of("dev", "api-keys"))
+    ok = same_secret(pr.read_secret(kv, "fixtures/eval-set"), seeded.of("dev", "fixtures/eval-set"))
     assert ok
-    pr.denied("POST", f"{kv}/data/api-keys", {"data": {"x": "y"}})
+    # Anyone who can push a branch writes the pull request's workflow: no real credential for them.
+    for name in ("api-keys", "models/gpt-4o", "teams/search"):
+        pr.denied("GET", f"{kv}/data/{name}")
+    pr.denied("POST", f"{kv}/data/fixtures/eval-set", {"data": {"x": "y"}})
     pr.denied("DELETE", f"{kv}/data/api-keys")
+    pr.denied("LIST", f"{kv}/metadata/")
     _no_token_minting(pr)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_a_pull_requests_own_workflow_gets_no_secret_of_a_protected_environment(
+    provisioned: Deployment, stack: str
+) -> None:
+    """The attacker's token: a pull request's run of a workflow file the pull request rewrote
+    (job_workflow_ref ...@refs/pull/N/merge), with every audience it could ask GitHub for."""
+    record = provisioned.stacks[stack]
+    settings = record.settings
+    assert settings.pipeline is not None
+    pr_claims = dict(pull_request=True, ref="refs/pull/7/merge", workflow_file="evil.yml")
+    trusts = ((settings.github, record.namespace), (settings.pipeline, None))
+    accepted = []
+    for trust, namespace in trusts:
+        for b in trust.bindings:
+            template = dataclasses.replace(b, kind="pull_request", value=None, job_workflow_ref=None)
+            claims = claims_for(provisioned.issuer, template, **pr_claims)
+            token = sign(provisioned.issuer, claims)
+            if b.kind != "pull_request":
+                refused_login(provisioned.server, namespace, trust.path, b.role, token)
+                continue
+            # The only door a pull request has is the pipeline's preview: configuration, never values.
+            login = jwt_login(provisioned.server, namespace, trust.path, b.role, token)
+            accepted.append(b.role)
+            caller = Caller(provisioned.server, login.token, namespace, f"{stack}:pr:{b.role}")
+            try:
+                for name in ("api-keys", "models/gpt-4o", "teams/search", "fixtures/eval-set"):
+                    caller.denied("GET", f"{record.namespace}/{settings.kv.path}/data/{name}")
+            finally:
+                caller.request("POST", "auth/token/revoke-self")
+    assert accepted == ["llm-vault-preview"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -14,9 +14,13 @@ from llm_vault.stackfiles import stack_config
 from tests.infra.mock_program import run_program
 
 
+def stack_raw(stack: str) -> dict[str, Any]:
+    """A stack's llm-vault keys without the prefix, as load_settings takes them."""
+    return {k.split(":", 1)[1]: v for k, v in copy.deepcopy(stack_config(stack)).items() if k.startswith("llm-vault:")}
+
+
 def dev_raw() -> dict[str, Any]:
-    """The dev stack's llm-vault keys without the prefix, as load_settings takes them."""
-    return {k.split(":", 1)[1]: v for k, v in copy.deepcopy(stack_config("dev")).items() if k.startswith("llm-vault:")}
+    return stack_raw("dev")
 
 
 def binding(raw: dict[str, Any], i: int = 0) -> dict[str, Any]:
@@ -212,8 +216,8 @@ def test_at_least_25_rejected_cases() -> None:
 
 
 def test_a_protected_stack_leaves_the_audit_device_to_the_server_unless_it_chooses_api_mode() -> None:
-    raw = dev_raw()
+    raw = stack_raw("prod")
     raw.pop("audit", None)
-    assert load_settings(raw).audit.mode == "api"
-    assert load_settings({**raw, "protect": True}).audit.mode == "declared"
-    assert load_settings({**raw, "protect": True, "audit": {"mode": "api"}}).audit.mode == "api"
+    assert load_settings({**raw, "protect": False}).audit.mode == "api"
+    assert load_settings(raw).audit.mode == "declared"
+    assert load_settings({**raw, "audit": {"mode": "api"}}).audit.mode == "api"

@@ -77,8 +77,19 @@ def test_every_github_role_has_the_secure_defaults(program_run, stack: str) -> N
         assert role.bound_audiences == (binding["audience"],)
         assert role.bound_subject.startswith(f"repo:{binding['repository']}:")
         assert not re.search(r"[*?]", role.bound_subject), "exact subjects only"
-        assert role.user_claim == "actor"
-        assert role.bound_claims_type == "string"
+        assert role.user_claim == "actor_id", "the account's immutable id, not its renamable name"
+        # Glob matching, for the one deliberate pattern: an unpinned job_workflow_ref.
+        assert role.bound_claims_type == "glob"
+        for name, value in role.bound_claims.items():
+            values = value if isinstance(value, list) else [value]
+            if name != "job_workflow_ref" or "jobWorkflowRef" in binding:
+                assert not any("*" in v for v in values), f"{name} must match exactly"
+        assert role.bound_claims["job_workflow_ref"] in (
+            binding.get("jobWorkflowRef"), f"{binding['repository']}/*"
+        ), "a job runs this repository's own workflow code, never a reusable workflow from elsewhere"
+        events = role.bound_claims["event_name"]
+        assert isinstance(events, list) and events
+        assert not {"pull_request_target", "workflow_run", "issue_comment"} & set(events)
         assert role.bound_claims["repository_id"] == binding["repositoryId"]
         assert role.bound_claims["repository_owner_id"] == binding["ownerId"]
         assert role.bound_claims["runner_environment"] == "github-hosted"
@@ -244,8 +255,20 @@ def test_stack_files_differ_only_in_data(program_run) -> None:
         document = yaml.safe_load(stack_file(stack).read_text())
         assert set(document) == {"config"}, "stack files hold values only"
         run = program_run(stack)
-        shapes[stack] = [(d.name, type(d.args).__name__) for d in run.declared]
+        # Which roles a stack trusts is data (a binding list); every other object is the same.
+        shapes[stack] = [(d.name, type(d.args).__name__) for d in run.declared if not d.name.startswith("github-role-")]
     assert shapes["dev"] == shapes["staging"] == shapes["prod"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_protected_stacks_trust_no_pull_request_with_secrets(program_run, stack: str) -> None:
+    roles = program_run(stack).records(a.JwtAuthRoleArgs)
+    for role in roles:
+        if role.bound_subject.endswith(":pull_request"):
+            assert role.token_policies == (f"llm-vault-preview-{stack}",), "only the pipeline's preview, no secrets"
+        elif "openai-llm-ci" in role.token_policies:
+            assert role.bound_subject.endswith(f":environment:{stack}")
+            assert role.bound_claims["job_workflow_ref"].endswith(".yml@refs/heads/main")
 
 
 @pytest.mark.parametrize(
@@ -309,6 +332,11 @@ def _official_view(kind: type, resource: MockedResource) -> dict[str, Any]:
     elif kind is a.JwtAuthConfigArgs:
         inputs.update(_json(inputs.pop("data_json")))
         inputs["path"] = inputs["path"].removeprefix("auth/").removesuffix("/config")
+    elif kind is a.JwtAuthRoleArgs and inputs.get("bound_claims"):
+        # The official provider takes a claim's accepted values comma-separated; ours are lists.
+        inputs["bound_claims"] = {
+            k: v.split(",") if k == "event_name" or "," in v else v for k, v in inputs["bound_claims"].items()
+        }
     elif kind is a.AuthBackendArgs:
         tune = {_snake(k): v for k, v in inputs.pop("tune", {}).items()}
         for ours, theirs in (("default_lease_ttl_seconds", "default_lease_ttl"),

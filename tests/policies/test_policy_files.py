@@ -37,7 +37,8 @@ POLICIES = load_policies(KV_MOUNT)
 
 
 def test_there_are_policies_and_each_has_an_expectation_table() -> None:
-    assert set(POLICIES) == {"openai-llm-ci", "openai-llm-readonly", "openai-llm-operator", "model-runner"}
+    expected = {"openai-llm-ci", "openai-llm-pr", "openai-llm-readonly", "openai-llm-operator", "model-runner"}
+    assert set(POLICIES) == expected
     assert set(load_expectations().policies) == set(POLICIES)
 
 

@@ -439,10 +439,15 @@ def test_vault_login_matches_a_binding_of_the_stack(path: Path, job: dict[str, A
     assert binding.audience == inputs["jwtGithubAudience"], f"{where}: audience"
     if binding.runner_environment == "github-hosted":
         assert str(job["runs-on"]).startswith("ubuntu-"), f"{where} binds runner_environment=github-hosted"
+    triggers = _triggers(_load(path))
+    # GitHub's event_name claim is the trigger: the role must accept every trigger of the workflow.
+    assert set(triggers) <= set(binding.bound_claims["event_name"]), f"{where}: binds events {binding.events}"
     if binding.job_workflow_ref is not None:
         # GitHub's job_workflow_ref claim: <owner>/<repo>/<file>@<ref>. Only a workflow that runs on
-        # main alone can match one fixed ref.
-        assert _triggers(_load(path)) == {"push": {"branches": ["main"]}}, f"{where} binds job_workflow_ref"
+        # main alone can match one fixed ref: pushes to main, schedules (the default branch), and
+        # manual runs, which the subject's ref pins to main.
+        assert set(triggers) <= {"push", "schedule", "workflow_dispatch"}, f"{where} binds job_workflow_ref"
+        assert triggers.get("push") in (None, {"branches": ["main"]}), f"{where} binds job_workflow_ref"
         expected_ref = f"{binding.repository}/{_rel(path)}@refs/heads/main"
         assert binding.job_workflow_ref == expected_ref, f"{where}: job_workflow_ref should be {expected_ref!r}"
 

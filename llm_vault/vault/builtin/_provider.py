@@ -60,7 +60,10 @@ def _coerce_value(hint: Any, value: Any) -> Any:
     if origin is tuple:
         return tuple(str(v) for v in (value or ()))
     if origin is dict:
-        return {str(k): str(v) for k, v in (value or {}).items()}
+        # A bound claim may be a list of accepted values ("any one may match").
+        return {
+            str(k): [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v) for k, v in (value or {}).items()
+        }
     if type(None) in typing.get_args(hint):  # str | None
         return None if value in (None, "") else str(value)
     return value
@@ -171,7 +174,7 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
         if isinstance(value, (tuple, list)):
             return frozenset(value)
         if isinstance(value, dict):
-            return tuple(sorted(value.items()))
+            return tuple(sorted((k, frozenset(v) if isinstance(v, (list, tuple)) else v) for k, v in value.items()))
         return value
 
     # --- plumbing -------------------------------------------------------------------------
