@@ -49,6 +49,34 @@ def _drop(path: str) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
+def _apply_on_pull_request(raw: dict[str, Any]) -> None:
+    apply = raw["pipeline"]["bindings"][2]
+    apply.pop("environment")
+    apply.pop("jobWorkflowRef")
+    apply.pop("events")
+    apply["pullRequest"] = True
+
+
+def _apply_on_branch(raw: dict[str, Any]) -> None:
+    apply = raw["pipeline"]["bindings"][2]
+    apply.pop("environment")
+    apply["ref"] = "refs/heads/main"
+
+
+def _prod_ci_on_branch(raw: dict[str, Any]) -> None:
+    ci = binding(raw, 0)
+    ci.pop("environment")
+    ci["ref"] = "refs/heads/main"
+
+
+def _prod_pull_request(raw: dict[str, Any]) -> None:
+    ci = binding(raw, 0)
+    raw["github"]["bindings"].append(
+        {k: ci[k] for k in ("repository", "repositoryId", "ownerId", "audience")}
+        | {"role": "github-actions-pr", "pullRequest": True, "policies": ["openai-llm-pr"]}
+    )
+
+
 def _dup_role(raw: dict[str, Any]) -> None:
     binding(raw, 1)["role"] = binding(raw, 0)["role"]
 
@@ -125,7 +153,81 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ("non-URL discovery", _set("github.oidcDiscoveryUrl", "token.actions.githubusercontent.com"),
      "github.oidcDiscoveryUrl", "http(s) URL"),
     ("reserved mount path", _set("kv.path", "sys"), "kv.path", "not a usable mount path"),
+    # the trust chain: who may log in is decided here, before anything reaches the server
+    ("plain-http discovery off loopback", _set("github.oidcDiscoveryUrl", "http://token.actions.githubusercontent.com"),
+     "github.oidcDiscoveryUrl", "must use https"),
+    ("look-alike discovery host",
+     _set("github.oidcDiscoveryUrl", "https://token.actions.githubusercontent.com.evil.example"),
+     "github.oidcDiscoveryUrl", "is not GitHub's issuer host"),
+    ("discovery URL with credentials", _set("github.oidcDiscoveryUrl", "https://u:p@token.actions.githubusercontent.com"),
+     "github.oidcDiscoveryUrl", "plain issuer URL"),
+    ("bound issuer other than discovery", _set("github.boundIssuer", "https://issuer.evil.example"),
+     "github.boundIssuer", "must equal oidcDiscoveryUrl"),
+    ("any runner without a reason", _set("github.bindings.0.runnerEnvironment", "any"),
+     "github.bindings[0].runnerEnvironment", "state why"),
+    ("user claim actor", _set("github.bindings.0.userClaim", "actor"), "github.bindings[0].userClaim", "actor_id"),
+    ("GitHub's shared default audience", _set("github.bindings.0.audience", "https://github.com/acme-ai"),
+     "github.bindings[0].audience", "this environment's own audience"),
+    ("another environment's audience", _set("github.bindings.0.audience", "https://vault.acme-ai.example/prod"),
+     "github.bindings[0].audience", "this environment's own audience"),
+    ("risky event on a binding that reads secrets", _set("github.bindings.0.events", ["push", "pull_request_target"]),
+     "github.bindings[0].events", "may not accept"),
+    ("workflow_run on a binding that reads secrets", _set("github.bindings.0.events", ["workflow_run"]),
+     "github.bindings[0].events", "may not accept"),
+    ("unknown event", _set("github.bindings.0.events", ["push", "pushh"]), "github.bindings[0].events[1]",
+     "unknown GitHub event"),
+    ("pull_request_target on a pull-request binding", _set("github.bindings.1.events", ["pull_request_target"]),
+     "github.bindings[1].events", "only the 'pull_request' event"),
+    ("workflow pin with a pattern", _set("github.bindings.0.jobWorkflowRef", "acme-ai/llm-platform/.github/workflows/*"),
+     "github.bindings[0].jobWorkflowRef", "is a pattern"),
+    ("workflow pin of another repository",
+     _set("github.bindings.0.workflowRef", "evil-ai/tools/.github/workflows/x.yml@refs/heads/main"),
+     "github.bindings[0].workflowRef", "must be a workflow of acme-ai/llm-platform"),
+    ("operator policy on the pull-request role", _set("github.bindings.1.policies", ["openai-llm-operator"]),
+     "github.bindings[1].policies[0]", "carries no write capability"),
+    ("every secret for pull requests", _set("github.bindings.1.policies", ["openai-llm-readonly"]),
+     "github.bindings[1].policies[0]", "reads secret values"),
+    ("apply role on a pull request", _apply_on_pull_request, "pipeline.bindings[2].policies[0]",
+     "carries no write capability"),
+    ("apply role on a branch", _apply_on_branch, "pipeline.bindings[2]", "bind a GitHub environment"),
+    ("apply role without a pinned workflow", _drop("pipeline.bindings.2.jobWorkflowRef"),
+     "pipeline.bindings[2].jobWorkflowRef", "is required"),
 ]
+
+
+PROTECTED_REJECTED = [
+    ("CI on a branch in prod", _prod_ci_on_branch, "github.bindings[0]", "bind a GitHub environment"),
+    ("CI without a pinned workflow in prod", _drop("github.bindings.0.jobWorkflowRef"),
+     "github.bindings[0].jobWorkflowRef", "is required"),
+    ("a pull request reading fixtures in prod", _prod_pull_request, "github.bindings[1].policies[0]",
+     "marks no non-production subtree"),
+    ("non-production secrets in prod", _set("kv.nonProduction", ["fixtures/"]), "kv.nonProduction",
+     "holds no non-production secrets"),
+]
+
+
+@pytest.mark.parametrize(("case", "edit", "key", "reason"), PROTECTED_REJECTED, ids=[c[0] for c in PROTECTED_REJECTED])
+def test_bad_protected_config_is_rejected_naming_its_key(case: str, edit: Callable, key: str, reason: str) -> None:
+    raw = stack_raw("prod")
+    edit(raw)
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert err.value.key == f"llm-vault:{key}", str(err.value)
+    assert reason in err.value.reason, str(err.value)
+
+
+def test_a_listed_risky_event_is_an_opt_in_on_a_binding_that_reads_nothing() -> None:
+    raw = dev_raw()
+    drift = raw["pipeline"]["bindings"][1]
+    drift["events"] = ["schedule", "workflow_run"]
+    binding = load_settings(raw).pipeline.bindings[1]  # type: ignore[union-attr]
+    assert binding.bound_claims["event_name"] == ["schedule", "workflow_run"]
+
+
+def test_a_local_issuer_on_loopback_may_use_plain_http() -> None:
+    raw = dev_raw()
+    raw["github"]["oidcDiscoveryUrl"] = "http://127.0.0.1:8200"
+    assert load_settings(raw).github.bound_issuer == "http://127.0.0.1:8200"
 
 
 @pytest.mark.parametrize(("case", "edit", "key", "reason"), REJECTED, ids=[c[0] for c in REJECTED])
