@@ -147,6 +147,7 @@ class Deployment:
         )
         for extra in (self.extra_overrides.get(stack, {}), overrides or {}):
             merged = automation.deep_merge(merged, extra)
+        merged = _audiences_follow_the_environment(stack, merged)
         return automation.StackTarget(
             stack=stack,
             state_dir=self.state_dir,
@@ -250,6 +251,30 @@ def audit_entries(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _audiences_follow_the_environment(stack: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """A stack applied under another environment name (to share the server) gets that
+    environment's audiences too: the loader takes only an audience ending in '/<environment>'."""
+    from llm_vault.stackfiles import stack_config
+
+    renamed = overrides.get("llm-vault:environment")
+    if not renamed or renamed == stack:
+        return overrides
+    config = stack_config(stack)
+    out = dict(overrides)
+    for section in ("llm-vault:github", "llm-vault:pipeline"):
+        if section not in config:
+            continue
+        base = automation.deep_merge(config[section], overrides.get(section, {}))
+        bindings = [
+            {**b, "audience": b["audience"].removesuffix(f"/{stack}") + f"/{renamed}"}
+            if str(b.get("audience", "")).endswith(f"/{stack}")
+            else b
+            for b in base.get("bindings", [])
+        ]
+        out[section] = {**overrides.get(section, {}), "bindings": bindings}
+    return out
 
 
 def provision(deployment: Deployment, stacks: Iterable[str] = STACKS) -> None:
