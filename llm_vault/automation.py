@@ -7,16 +7,30 @@ are never rewritten: each stack gets a workspace folder beside its state where
 values plus this run's overrides, keeping the ``encryptionsalt`` the engine wrote there.
 
 Apply and preview always refresh first: without refresh, drift is neither shown nor repaired.
+
+Every stack opened here is first recovered from an interrupted run (:func:`recover`): a stale
+lock is removed and the pending creates the run left in the state are resolved against the
+server, so that a killed CI job needs no hand edits. Every engine operation goes through
+:func:`run_locked`, which turns a lock held by a live process into :class:`StackLockedError`
+(one line, no traceback) and removes a stale one.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
+import random
+import re
+import socket
+import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 from pulumi import automation as auto
@@ -30,6 +44,17 @@ from llm_vault.stackfiles import stack_config
 PROJECT = "llm-vault"
 # Keys that never go in a generated stack file: the provider reads them from the environment.
 ENV_ONLY_KEYS = {"vault:token"}
+# A lock older than this is taken to be left by a process that is gone, wherever it ran. The
+# engine's locks carry no heartbeat, so age is the only sign for a lock from another host; our
+# longest apply (a cold up of a 200-object stack) takes seconds, a stuck one should not block
+# the team for longer than this.
+STALE_LOCK_MINUTES_ENV = "LLM_VAULT_STALE_LOCK_MINUTES"
+STALE_LOCK_MINUTES = 60
+# Two runs that take the lock in the same instant both see the other's lock and both give up
+# (the backend writes, then checks). Each retries after a random pause, so one of them goes on.
+LOCK_RACE_RETRIES = 3
+
+T = TypeVar("T")
 
 
 def default_state_dir() -> Path:
@@ -59,7 +84,15 @@ class StackTarget:
 
     @property
     def backend_url(self) -> str:
-        return os.environ.get("PULUMI_BACKEND_URL") or f"file://{self.state_dir / 'backend'}"
+        configured = os.environ.get("PULUMI_BACKEND_URL")
+        if configured:
+            return engine.with_file_metadata_skipped(configured)
+        return engine.file_backend_url(self.state_dir / "backend")
+
+    @property
+    def backend_label(self) -> str:
+        """The backend URL for messages: a password in it is masked."""
+        return mask_url(self.backend_url)
 
     @property
     def workspace_dir(self) -> Path:
@@ -104,14 +137,20 @@ def engine_env(target: StackTarget) -> dict[str, str]:
     return env
 
 
-def open_stack(target: StackTarget, program: Callable[[], None] | None = None) -> auto.Stack:
-    """Create or select the stack in its workspace, with the program inline."""
+def open_stack(
+    target: StackTarget,
+    program: Callable[[], None] | None = None,
+    *,
+    say: Callable[[str], None] | None = None,
+) -> auto.Stack:
+    """Create or select the stack in its workspace, with the program inline, recovered from an
+    interrupted run (:func:`recover`; ``say`` gets its one line)."""
     if program is None:
         from infra.program import main as program
 
-    backend_url = target.backend_url
-    if backend_url.startswith("file://"):
-        Path(backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    folder = engine.file_backend_dir(target.backend_url)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
     engine.trim_recorded_stack_traces()
     _write_workspace(target)
     env = engine_env(target)  # the provider host is the engine's child and inherits it
@@ -121,15 +160,373 @@ def open_stack(target: StackTarget, program: Callable[[], None] | None = None) -
         secrets_provider="passphrase",
         pulumi_command=engine.pulumi_command(),
     )
-    return auto.create_or_select_stack(
-        stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace
-    )
+    repaired = repair_before_open(target)
+    try:
+        stack = auto.create_or_select_stack(
+            stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace
+        )
+    except auto.CommandError as exc:
+        raise EngineError(target.stack, "opening the stack", exc) from None
+    recover(stack, target, say=say, notes=repaired)
+    return stack
 
 
 def refresh_then_preview(stack: auto.Stack, **kwargs: Any) -> auto.PreviewResult:
-    return stack.preview(refresh=True, diff=True, **kwargs)
+    return run_locked(stack, lambda: stack.preview(refresh=True, diff=True, **kwargs), "preview")
 
 
 def refresh_then_up(stack: auto.Stack, **kwargs: Any) -> auto.UpResult:
     kwargs.setdefault("show_secrets", False)
-    return stack.up(refresh=True, **kwargs)
+    return run_locked(stack, lambda: stack.up(refresh=True, **kwargs), "up")
+
+
+def refresh_then_destroy(stack: auto.Stack, **kwargs: Any) -> auto.DestroyResult:
+    kwargs.setdefault("show_secrets", False)
+    return run_locked(stack, lambda: stack.destroy(refresh=True, **kwargs), "destroy")
+
+
+# -- errors a user can expect -------------------------------------------------------------------
+
+_PASSWORD_IN_TEXT = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@")
+
+
+def mask_url(url: str) -> str:
+    """``postgres://user:secret@host/db`` -> ``postgres://user:****@host/db``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:****@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def mask_text(text: str) -> str:
+    """Any ``scheme://user:password@`` in ``text`` with the password masked (engine messages quote URLs)."""
+    text = _PASSWORD_IN_TEXT.sub(lambda m: f"{m['scheme']}{m['user']}:****@", text)
+    backend = os.environ.get("PULUMI_BACKEND_URL", "")
+    secret = urlsplit(backend).password if "://" in backend else None
+    for value in {secret, unquote(secret) if secret else None, os.environ.get("PGPASSWORD")}:
+        if value:
+            text = text.replace(value, "****")
+    return text
+
+
+class EngineError(auto.CommandError):
+    """An engine command failed: the engine's own error lines, on one line, passwords masked.
+
+    A CommandError still (callers that handle the engine's errors keep working); its text is
+    the one line instead of the whole command result.
+    """
+
+    def __init__(self, stack: str, doing: str, exc: auto.CommandError) -> None:
+        self.name = "EngineError"
+        self.stack = stack
+        self.detail = engine_message(exc)
+        self.engine_output = mask_text(str(exc))  # the whole result, for a test's failure message
+        Exception.__init__(self, f"stack {stack}: {doing} failed: {self.detail}")
+
+
+class StackLockedError(auto.ConcurrentUpdateError):
+    """The stack is locked by a process that may still be running (one line, with the next step)."""
+
+    def __init__(self, message: str) -> None:
+        self.name = "StackLockedError"
+        Exception.__init__(self, message)
+
+
+def engine_message(exc: BaseException) -> str:
+    """The engine's error lines from a CommandError, on one line, passwords masked.
+
+    A CommandError's text is the whole command result (the command line, stdout, stderr); the
+    lines that say what went wrong are the ``error:`` lines of stderr and the diagnostics.
+    """
+    text = str(exc)
+    found: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("error:") or " error: " in line:
+            line = line.split("error:", 1)[1].strip()
+            if line and line not in found and not line.startswith("update failed"):
+                found.append(line)
+    if not found:
+        found = [next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), type(exc).__name__)]
+    return mask_text("; ".join(found))
+
+
+# -- locks --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lock:
+    """One lock of the backend: who took it, where and when (as the engine records it)."""
+
+    where: str  # the lock file's URL as the engine names it (credentials masked by the engine)
+    user: str
+    host: str
+    pid: int
+    since: datetime
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.host} (pid {self.pid}, since {self.since:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+_LOCK_LINE = re.compile(
+    r"^\s*(?P<where>\S+): created by (?P<user>[^@\s]*)@(?P<host>\S+) \(pid (?P<pid>\d+)\) at (?P<at>\S+)\s*$"
+)
+
+
+def locks_in_message(text: str) -> list[Lock]:
+    """The locks the engine lists when it refuses to start ("the stack is currently locked by …")."""
+    locks = []
+    for line in text.splitlines():
+        m = _LOCK_LINE.match(line)
+        if m:
+            locks.append(Lock(m["where"], m["user"], m["host"], int(m["pid"]), _parse_time(m["at"])))
+    return locks
+
+
+def _parse_time(text: str) -> datetime:
+    # Go writes RFC 3339 with nanoseconds ("2026-01-02T03:04:05.123456789+01:00"); Python takes micro.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return datetime.now(UTC)  # unreadable: taken as fresh, never as stale
+
+
+def file_backend_locks(backend_url: str, stack_name: str) -> list[Lock]:
+    """The stack's lock files on a ``file://`` backend (other backends: found when the engine refuses)."""
+    folder = engine.file_backend_dir(backend_url)
+    # Project-scoped layout of the file backend: .pulumi/locks/organization/<project>/<stack>/<id>.json
+    directory = folder / ".pulumi" / "locks" / "organization" / PROJECT / stack_name if folder else None
+    if directory is None or not directory.is_dir():
+        return []
+    locks = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            raw = json.loads(path.read_text())
+            locks.append(
+                Lock(path.as_uri(), str(raw["username"]), str(raw["hostname"]), int(raw["pid"]),
+                     _parse_time(str(raw["timestamp"])))
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # being written or removed right now: the engine will see it (or not)
+    return locks
+
+
+def stale_because(lock: Lock, now: datetime | None = None) -> str | None:
+    """Why ``lock`` is provably left by a process that is gone, or None when it may be live."""
+    limit = float(os.environ.get(STALE_LOCK_MINUTES_ENV) or STALE_LOCK_MINUTES)
+    age = ((now or datetime.now(UTC)) - lock.since).total_seconds()
+    if lock.host == socket.gethostname():
+        if not _pid_alive(lock.pid):
+            return f"pid {lock.pid} is no longer running on this host"
+        if not _is_pulumi(lock.pid):
+            return f"pid {lock.pid} on this host is now another program, not the engine"
+        return None  # a live engine on this host, however old: never taken away
+    if age > limit * 60:
+        return f"it is {age / 60:.0f} minutes old (more than {limit:.0f}; {STALE_LOCK_MINUTES_ENV})"
+    return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    try:
+        # A killed engine whose parent died too stays a zombie until init reaps it: gone all the same.
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def _is_pulumi(pid: int) -> bool:
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return True  # cannot tell (not Linux): alive is the safe answer
+    return b"pulumi" in Path(os.fsdecode(argv0)).name.encode()
+
+
+def remove_stale_locks(stack: auto.Stack | str, locks: list[Lock]) -> list[str]:
+    """Remove ``locks`` if every one is stale; the notes saying so. Raises StackLockedError otherwise.
+
+    ``stack`` may be a name only when every lock is a file (nothing to ask the engine).
+    """
+    name = stack if isinstance(stack, str) else stack.name
+    live = [lock for lock in locks if stale_because(lock) is None]
+    if live:
+        others = f" ({len(live) - 1} more)" if len(live) > 1 else ""
+        raise StackLockedError(
+            f"stack {name} is locked by {live[0]}{others}, which may still be running: wait for it to "
+            f"finish and run again (a lock from another host counts as gone after "
+            f"{os.environ.get(STALE_LOCK_MINUTES_ENV) or STALE_LOCK_MINUTES} minutes)"
+        )
+    notes = []
+    for lock in locks:
+        if lock.where.startswith("file://"):
+            # One lock file, not `pulumi cancel`: that removes every lock of the stack, including
+            # one a live run took after we looked.
+            Path(unquote(urlsplit(lock.where).path)).unlink(missing_ok=True)
+        notes.append(f"removed the stale lock of {lock} ({stale_because(lock)})")
+    if any(not lock.where.startswith("file://") for lock in locks):
+        assert not isinstance(stack, str), "a lock of a non-file backend is removed through the engine"
+        stack.cancel()  # other backends: the engine's own way to remove a stack's locks
+    return notes
+
+
+def run_locked(stack: auto.Stack, operation: Callable[[], T], doing: str, notes: list[str] | None = None) -> T:
+    """Run an engine operation; a stale lock in the way is removed (and said), a live one is an error."""
+    for attempt in range(LOCK_RACE_RETRIES + 1):
+        try:
+            return operation()
+        except auto.ConcurrentUpdateError as exc:
+            locks = locks_in_message(str(exc))
+            if not locks:
+                raise EngineError(stack.name, doing, exc) from None
+            if all(stale_because(lock) is not None for lock in locks):
+                said = remove_stale_locks(stack, locks)
+                if notes is None:
+                    _say_default(f"stack {stack.name}: " + "; ".join(said))
+                else:
+                    notes.extend(said)
+                continue
+            recent = all((datetime.now(UTC) - lock.since).total_seconds() < 10 for lock in locks)
+            if attempt < LOCK_RACE_RETRIES and recent:
+                time.sleep(random.uniform(0.5, 2.5))  # noqa: S311 (a pause, not a secret)
+                continue
+            remove_stale_locks(stack, locks)  # raises StackLockedError naming the live one
+        except auto.CommandError as exc:
+            raise EngineError(stack.name, doing, exc) from None
+    raise StackLockedError(f"stack {stack.name} stayed locked after {LOCK_RACE_RETRIES} retries; run again")
+
+
+def _say_default(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+# -- recovery from an interrupted run --------------------------------------------------------------
+
+
+@dataclass
+class Recovery:
+    """What :func:`recover` did to one stack."""
+
+    stack: str
+    notes: list[str] = field(default_factory=list)  # stale locks removed
+    imported: list[str] = field(default_factory=list)  # objects of ours found on the server
+    cleared: list[str] = field(default_factory=list)  # pending creates with nothing to import
+
+    def line(self) -> str | None:
+        parts = list(self.notes)
+        if self.imported:
+            parts.append(f"imported {len(self.imported)} object(s) its interrupted create had made: "
+                         f"{_some(self.imported)}")
+        if self.cleared:
+            parts.append(f"cleared {len(self.cleared)} pending create(s) (nothing of ours on the server to import): "
+                         f"{_some(self.cleared)}")
+        if not parts:
+            return None
+        return f"recovered stack {self.stack} after an interrupted run: " + "; ".join(parts)
+
+
+def _some(labels: list[str], shown: int = 5) -> str:
+    more = f" and {len(labels) - shown} more" if len(labels) > shown else ""
+    return ", ".join(labels[:shown]) + more
+
+
+def repair_before_open(target: StackTarget) -> list[str]:
+    """On a file backend with no live lock: remove stale locks and what a killed write left (torn
+    metadata files make even selecting the stack fail, so this runs before it)."""
+    folder = engine.file_backend_dir(target.backend_url)
+    if folder is None:
+        return []
+    locks = file_backend_locks(target.backend_url, target.stack)
+    if not all(stale_because(lock) is not None for lock in locks):
+        return []  # a live run: its files are its own
+    notes = remove_stale_locks(target.stack, locks) if locks else []
+    return notes + engine.repair_file_backend(folder)
+
+
+def recover(
+    stack: auto.Stack,
+    target: StackTarget,
+    *,
+    say: Callable[[str], None] | None = None,
+    notes: list[str] | None = None,
+) -> Recovery:
+    """Resolve the pending creates an interrupted run left in the state, before any other command.
+
+    The engine records a pending create before it asks the provider to create the object, and
+    removes it once the object is in the state; a run killed in between leaves it, and the
+    object may or may not be on the server. The next up would create it anew, and our provider
+    refuses an object it did not create. So, for each pending create:
+
+    - of one of our own resource types, whose checked inputs say that an object at its id can
+      only be ours (``RECOVERABLE_KEY``): the server is asked, as the provider would ask it; an
+      object there goes into the state under its deterministic id (imported: the up's refresh
+      then reads it), no object there clears the pending create (the up creates it);
+    - anything else is cleared: a component or provider has no object, and an object that
+      existed before our create began is not ours to take over (the up refuses it, as before).
+
+    ``notes``: what was repaired before the stack could be opened (:func:`repair_before_open`).
+    One line (``say``, else stderr) says what was recovered; nothing is said when nothing was.
+    """
+    from llm_vault.vault.builtin import _client
+    from llm_vault.vault.builtin._provider import RECOVERABLE_KEY, VaultProvider
+    from llm_vault.vault.builtin.host import shipped_providers
+
+    result = Recovery(stack.name, notes=list(notes or []))
+    exported = stack.export_stack()
+    deployment = dict(exported.deployment or {})
+    pending = list(deployment.get("pending_operations") or [])
+    creates = [op for op in pending if op.get("type") == "creating" and op.get("resource")]
+    if creates:
+        providers = shipped_providers()
+        resources = list(deployment.get("resources") or [])
+        config = {k: v for k, v in target.config_values().items() if k.startswith(("vault:", "llm-vault:"))}
+        with _client.connected(config, engine_env(target)):
+            for op in creates:
+                res = op["resource"]
+                inputs = dict(res.get("inputs") or {})
+                provider_cls = providers.get(str(res.get("type")))
+                if provider_cls is None:
+                    continue  # a component or provider: nothing on the server to find
+                provider = provider_cls()
+                assert isinstance(provider, VaultProvider)  # every shipped provider is one
+                try:
+                    args = provider.record(inputs)
+                    object_id = provider.adoption_key(args)
+                    label = str(provider.where(args))
+                except (TypeError, ValueError, KeyError):
+                    result.cleared.append(str(res.get("urn", "")).rsplit("::", 1)[-1])
+                    continue
+                if inputs.get(RECOVERABLE_KEY) is not True:
+                    result.cleared.append(f"{label} (was there before this stack's create: not taken over)")
+                    continue
+                live = provider.fetch(provider.api(args), args)  # a VaultObjectError names the object
+                if live is None or not provider.occupied(live):
+                    result.cleared.append(label)
+                    continue
+                outputs = {k: v for k, v in inputs.items() if k != RECOVERABLE_KEY}
+                record = {**res, "id": object_id, "outputs": outputs}
+                # A delete-before-replace cut off in its create leaves the old record at this URN
+                # (deleted on the server, marked pendingReplacement): the new one takes its
+                # place, so everything that depends on it stays after it.
+                at = next((i for i, r in enumerate(resources) if r.get("urn") == res.get("urn")), None)
+                if at is None:
+                    resources.append(record)  # its parent and dependencies were done before it began
+                else:
+                    resources[at] = record
+                result.imported.append(label)
+        deployment["resources"] = resources
+        deployment["pending_operations"] = [op for op in pending if op not in creates]
+        run_locked(stack, lambda: stack.import_stack(auto.Deployment(exported.version, deployment)),
+                   "recovering pending creates", result.notes)
+    line = result.line()
+    if line:
+        (say or _say_default)(line)
+    return result

@@ -32,6 +32,7 @@ from llm_vault.stackfiles import STACKS
 EXIT_CONFIG = 1
 EXIT_DRIFT = 2
 EXIT_DOCTOR = 3
+EXIT_ENGINE = 4  # the engine or the server refused: the message says why and what to do
 
 
 def vault_env() -> dict[str, str]:
@@ -85,7 +86,7 @@ def preview_with_undeclared(target: automation.StackTarget, on_output: Any = Non
     from llm_vault.undeclared import find_undeclared, render_undeclared
 
     settings = preflight(target)
-    stack = automation.open_stack(target)
+    stack = automation.open_stack(target, say=on_output or _print)
     preview = collect_preview(stack, stack_name=target.stack, on_output=on_output)
     undeclared = find_undeclared(settings, target.env)
     return render_markdown(preview) + render_undeclared(undeclared), bool(preview.has_changes or undeclared)
@@ -107,7 +108,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     for name in _stacks(args):
         target = _target(name, args)
         preflight(target)
-        stack = automation.open_stack(target)
+        stack = automation.open_stack(target, say=_print)
         result = automation.refresh_then_up(stack, on_output=_print)
         _print(f"{name}: {result.summary.result}, changes {result.summary.resource_changes}")
     return 0
@@ -125,9 +126,8 @@ def cmd_destroy(args: argparse.Namespace) -> int:
             f"error: stack {args.stack} sets llm-vault:protect: true; set it to false and run "
             f"`llm-vault up --stack {args.stack}` first, on purpose, then destroy"
         )
-    stack = automation.open_stack(target)
-    stack.refresh(on_output=_print)
-    stack.destroy(on_output=_print)
+    stack = automation.open_stack(target, say=_print)
+    automation.refresh_then_destroy(stack, on_output=_print)
     return 0
 
 
@@ -233,6 +233,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"config error: {err}", file=sys.stderr)
         return EXIT_CONFIG
+    except automation.StackLockedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ENGINE
+    except automation.EngineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        print(f"next: {next_step(err.detail, err.stack)}", file=sys.stderr)
+        return EXIT_ENGINE
+    except Exception as err:
+        line = expected_failure(err)
+        if line is None:
+            raise  # a bug of ours: the traceback is what a bug report needs
+        print(f"error: {line}", file=sys.stderr)
+        return EXIT_ENGINE
+
+
+def next_step(detail: str, stack: str) -> str:
+    """What to do about an engine error, from its words."""
+    lowered = detail.lower()
+    if "already exists and this stack did not create it" in lowered:
+        return "that object is not this stack's: remove it, or list it under llm-vault:adopt (see the message)"
+    if "sealed" in lowered or "503" in lowered:
+        return "unseal the server (or wait for a leader), then run the same command again"
+    if "cannot connect" in lowered or "connection refused" in lowered:
+        return "check VAULT_ADDR and that the server is up, then run the same command again"
+    if "permission denied" in lowered or "403" in lowered:
+        return "the token lacks a capability this stack needs: use the stack's apply token (docs/ci.md)"
+    if "passphrase" in lowered or "decrypt" in lowered:
+        return "set PULUMI_CONFIG_PASSPHRASE to the passphrase this state was written with"
+    return f"fix what the message says and run the command again (`llm-vault preview --stack {stack}` shows the plan)"
+
+
+def expected_failure(err: BaseException) -> str | None:
+    """One line for a failure a user can expect (server unreachable, refused request), else None."""
+    import hvac.exceptions
+    import requests
+
+    from llm_vault.local.server import ServerStartError
+    from llm_vault.vault.builtin._client import VaultObjectError, describe
+
+    if isinstance(err, (hvac.exceptions.VaultError, requests.RequestException)):
+        return f"the server refused or did not answer: {describe(err)}; check VAULT_ADDR, the token and the seal status"
+    if isinstance(err, VaultObjectError):
+        return automation.mask_text(str(err).splitlines()[0])
+    if isinstance(err, ServerStartError):
+        return str(err)  # with the server's log tail (tokens blanked): why it did not start
+    return None
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 import yaml
 from pulumi import automation as auto
@@ -75,6 +76,63 @@ def pulumi_command() -> auto.PulumiCommand:
     if linked.exists() and toolchain.pulumi_bin().exists() and linked.samefile(toolchain.pulumi_bin()):
         return auto.PulumiCommand(root=str(linked.parent.parent))
     return auto.PulumiCommand(root=str(toolchain.pulumi_dir()))
+
+
+def file_backend_url(path: Path) -> str:
+    """The ``file://`` URL of a folder backend, with ``metadata=skip``.
+
+    The blob library under the file backend writes a sidecar ``<file>.attrs`` (content type,
+    md5) next to each file with a plain truncate-and-write, after the file itself (which goes
+    to a temp file and is renamed). A run killed in between leaves an empty sidecar, and every
+    later command then fails with "failed to load checkpoint: EOF". Nothing reads those
+    attributes back, so they are not written at all.
+    """
+    return with_file_metadata_skipped(f"file://{path}")
+
+
+def with_file_metadata_skipped(url: str) -> str:
+    """``url`` with ``metadata=skip`` when it is a ``file://`` URL that does not say otherwise."""
+    if not url.startswith("file://"):
+        return url
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if "metadata" in query:
+        return url
+    return urlunsplit(parts._replace(query=urlencode({**{k: v[-1] for k, v in query.items()}, "metadata": "skip"})))
+
+
+def file_backend_dir(url: str) -> Path | None:
+    """The folder of a ``file://`` backend URL (its query left out); None for other backends."""
+    if not url.startswith("file://"):
+        return None
+    return Path(unquote(urlsplit(url).path))
+
+
+def repair_file_backend(directory: Path) -> list[str]:
+    """Remove torn sidecars (``.attrs`` that do not parse) and temp files a killed run left.
+
+    Only called when no live run holds the stack's lock: a temp file is then no one's. A
+    missing sidecar is what ``metadata=skip`` writes anyway; a torn one breaks every command.
+    """
+    root = directory / ".pulumi"
+    if not root.is_dir():
+        return []
+    torn = 0
+    for path in root.rglob("*.attrs"):
+        try:
+            json.loads(path.read_text() or "x")
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+            torn += 1
+    temps = [p for p in (root / "stacks").rglob("*.tmp") if p.is_file()] if (root / "stacks").is_dir() else []
+    for path in temps:
+        path.unlink(missing_ok=True)
+    notes = []
+    if torn:
+        notes.append(f"removed {torn} torn metadata file(s) of the file backend")
+    if temps:
+        notes.append(f"removed {len(temps)} half-written temp file(s) of the file backend")
+    return notes
 
 
 def passphrase(state_dir: Path) -> str:
@@ -161,7 +219,7 @@ def inline_stack(
     env_vars = toolchain.engine_env()
     env_vars.update(env or {})
     env_vars[PASSPHRASE_ENV] = passphrase(state_dir)
-    env_vars["PULUMI_BACKEND_URL"] = f"file://{state_dir}"
+    env_vars["PULUMI_BACKEND_URL"] = file_backend_url(state_dir)
 
     project_settings = None
     if not any((work / f"Pulumi{ext}").exists() for ext in (".yaml", ".yml", ".json")):

@@ -8,6 +8,7 @@ server must never be asked to fetch GitHub's discovery document from here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -25,6 +26,13 @@ from llm_vault.local import server as local_server
 
 WORKDIR = Path(os.environ.get("LLM_VAULT_LOCAL_DIR", toolchain.REPO_ROOT / ".state" / "local"))
 ISSUER_FILE = "issuer.json"
+
+
+def container_name(workdir: Path) -> str:
+    """The detached server's container name, one per work folder (so per checkout): two clones on
+    one machine, or CI beside a developer's server, each run their own. Ports are free ones."""
+    digest = hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:10]
+    return f"{local_server.DETACHED_NAME}-{digest}"
 
 
 def _say(line: str) -> None:
@@ -96,7 +104,7 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
             local_server.stop_detached(workdir)
         _say("starting a local OpenBao (dev mode, in memory) ...")
         started = time.monotonic()
-        server = local_server.start_detached("dev", workdir=workdir, prefer=prefer)
+        server = _start_server(workdir, prefer)
         _say(f"OpenBao {toolchain.OPENBAO_VERSION} at {server.address} ({server.runtime}) "
              f"in {time.monotonic() - started:.1f}s")
     issuer = start_issuer(workdir)
@@ -109,13 +117,27 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
     for stack, target in zip(stacks, targets, strict=True):
         _say(f"applying stack {stack} (refresh, then up) ...")
         started = time.monotonic()
-        result = automation.refresh_then_up(automation.open_stack(target), on_output=_engine_line)
+        opened = automation.open_stack(target, say=_say)
+        result = automation.refresh_then_up(opened, on_output=_engine_line)
         _say(f"{stack}: {result.summary.result} in {time.monotonic() - started:.1f}s, "
              f"changes {dict(result.summary.resource_changes or {})}")
     print()
     print(describe(hvac.Client(url=server.address, token=token), stacks))
     print(_next_steps(server, issuer, workdir, settings[0]))
     return 0
+
+
+def _start_server(workdir: Path, prefer: str) -> local_server.DetachedServer:
+    """Start this checkout's detached server; a container of ours left without its record (the
+    work folder was deleted, or a killed `make run`) is removed first, and said so."""
+    name = container_name(workdir)
+    if local_server.choose_runtime(prefer).runtime == "container":
+        found = subprocess.run(["docker", "ps", "-aq", "--filter", f"name=^/{name}$"],
+                               capture_output=True, text=True, check=False).stdout.strip()
+        if found:
+            _say(f"removing container {name}: left by an earlier `make run` of this checkout, no server recorded")
+            subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    return local_server.start_detached("dev", workdir=workdir, prefer=prefer, name=name)
 
 
 def local_target(
@@ -144,7 +166,7 @@ def preview(stack: str) -> int:
         print("no local OpenBao is running (start one with: make run)")
         return 1
     target = local_target(stack, server, start_issuer(workdir), workdir)
-    report = collect_preview(automation.open_stack(target), stack_name=stack)
+    report = collect_preview(automation.open_stack(target, say=_say), stack_name=stack)
     print(render_markdown(report))
     return 2 if report.has_changes else 0
 
@@ -171,7 +193,7 @@ def describe(client: hvac.Client, namespaces: list[str]) -> str:
         target = device["options"].get("file_path", "")
         rows.append(("(root)", "audit", path.rstrip("/"), f"{device['type']} -> {target}"))
     rows += _auth_rows(client, "(root)")  # this project's pipeline roles live in the root namespace
-    listed = client.sys.list_namespaces().get("data", {}).get("keys", []) if namespaces else []
+    listed = _namespaces(client) if namespaces else []
     for ns in namespaces:
         if f"{ns}/" not in listed:
             rows.append((ns, "namespace", ns, "MISSING"))
@@ -179,15 +201,17 @@ def describe(client: hvac.Client, namespaces: list[str]) -> str:
         c = hvac.Client(url=client.url, token=client.token, namespace=ns)
         rows.append((ns, "namespace", ns, ""))
         for path, mount in sorted(c.sys.list_mounted_secrets_engines().get("data", {}).items()):
-            if mount["type"] == "kv":
+            if mount["type"] == "kv" and (mount.get("options") or {}).get("version") == "2":
                 cfg = c.secrets.kv.v2.read_configuration(mount_point=path.rstrip("/"))["data"]
                 rows.append((ns, "kv-v2 mount", path.rstrip("/"),
                              f"max_versions={cfg['max_versions']} cas_required={cfg['cas_required']}"))
         rows += _auth_rows(c, ns)
-        for role in c.list("auth/token/roles").get("data", {}).get("keys", []):
+        # `list` answers None when there is nothing to list (a half-applied stack: no roles yet).
+        for role in (c.list("auth/token/roles") or {}).get("data", {}).get("keys", []):
             r = c.read(f"auth/token/roles/{role}")["data"]
             rows.append((ns, "token role", role, f"allowed={','.join(r['allowed_policies'])}"))
-        policies = [p for p in c.sys.list_acl_policies()["data"]["keys"] if p not in ("default", "root")]
+        listed_policies = (c.sys.list_acl_policies() or {}).get("data", {}).get("keys", [])
+        policies = [p for p in listed_policies if p not in ("default", "root")]
         rows.append((ns, "policies", str(len(policies)), ", ".join(sorted(policies))))
     head = ("namespace", "kind", "path", "details")
     widths = [max(len(r[i]) for r in [*rows, head]) for i in range(3)]
@@ -195,6 +219,16 @@ def describe(client: hvac.Client, namespaces: list[str]) -> str:
     lines.append("-" * (sum(widths) + 6 + 40))
     lines += ["  ".join(v.ljust(w) for v, w in zip(r[:3], widths, strict=True)) + "  " + r[3] for r in rows]
     return "\n".join(lines)
+
+
+def _namespaces(client: hvac.Client) -> list[str]:
+    """Child namespaces as listed ("dev/"); a server with none answers 404."""
+    import hvac.exceptions
+
+    try:
+        return list((client.sys.list_namespaces() or {}).get("data", {}).get("keys", []))
+    except hvac.exceptions.InvalidPath:
+        return []
 
 
 def _auth_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
@@ -244,7 +278,7 @@ def status() -> int:
         print("no local OpenBao is running (start one with: make run)")
         return 1
     token = server.token_file.read_text().strip()
-    listed = hvac.Client(url=server.address, token=token).sys.list_namespaces().get("data", {}).get("keys", [])
+    listed = _namespaces(hvac.Client(url=server.address, token=token))
     print(describe(hvac.Client(url=server.address, token=token), [k.rstrip("/") for k in listed]))
     return 0
 

@@ -19,6 +19,7 @@ from pulumi import automation as auto
 from pulumi.automation import events
 
 from llm_vault.automation import refresh_then_preview
+from llm_vault.vault.builtin._provider import INTERNAL_KEYS
 
 MASK = "[secret]"
 # Values under these property names are never shown, whatever the engine says about them.
@@ -118,7 +119,7 @@ def collect_preview(
                     urn=meta.urn,
                     type=_type_of(meta.urn, meta.type),
                     name=_name_of(meta.urn),
-                    diffs=[d for d in (meta.diffs or []) if d != "__provider"],
+                    diffs=[d for d in (meta.diffs or []) if d not in INTERNAL_KEYS],
                     old=_mask(old),
                     new=_mask(new),
                     replace_keys=replace_keys,
@@ -194,10 +195,10 @@ def render_markdown(preview: Preview) -> str:
         old, new = _mask(c.old), _mask(c.new)
         lines += ["", f"### {c.op} `{c.name}` ({c.type})"]
         if c.op in ("create", "delete"):
-            keys = sorted(k for k in (new if c.op == "create" else old) if k != "__provider")
+            keys = sorted(k for k in (new if c.op == "create" else old) if k not in INTERNAL_KEYS)
         else:
-            keys = [k for k in c.diffs if k != "__provider"] or sorted(
-                k for k in set(old) | set(new) if k != "__provider" and old.get(k) != new.get(k)
+            keys = [k for k in c.diffs if k not in INTERNAL_KEYS] or sorted(
+                k for k in set(old) | set(new) if k not in INTERNAL_KEYS and old.get(k) != new.get(k)
             )
         rows = []
         for k in keys:

@@ -20,7 +20,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -87,18 +88,37 @@ def configure(config: Any) -> None:
 _ENV_FIRST = frozenset({"address", "skip_verify", "ca_cert"})
 
 
+# The environment the settings are read from: the process's own, except inside `connected`.
+_environment: Mapping[str, str] | None = None
+
+
 def _setting(name: str) -> str | None:
+    environ = os.environ if _environment is None else _environment
     if name in _ENV_FIRST:
         for var in _ENV[name]:
-            if os.environ.get(var):
-                return os.environ[var]
+            if environ.get(var):
+                return environ[var]
     value = _stack_config.get(_CONFIG_KEYS[name])
     if value not in (None, ""):
         return str(value)
     for var in _ENV[name]:
-        if os.environ.get(var):
-            return os.environ[var]
+        if environ.get(var):
+            return environ[var]
     return None
+
+
+@contextmanager
+def connected(config: Mapping[str, Any], environ: Mapping[str, str]) -> Iterator[None]:
+    """Provider calls from this process (not the provider host) with a stack's config and the
+    engine's environment: crash recovery asks the same questions the provider would. The
+    previous settings come back afterwards; the provider host never enters this."""
+    global _stack_config, _environment
+    saved = (_stack_config, _environment)
+    _stack_config, _environment = dict(config), environ
+    try:
+        yield
+    finally:
+        _stack_config, _environment = saved
 
 
 def _truthy(value: str | None) -> bool:

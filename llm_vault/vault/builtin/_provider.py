@@ -39,6 +39,15 @@ PROVIDER_KEY = "__provider"
 # never have it, so the diff shows it (before: the server's values, after: none) and the
 # update writes the pinned values back.
 UNDECLARED_KEY = "undeclared_settings"
+# An input key that ``check`` adds: True when an object found at this resource's id after an
+# interrupted create can only be this stack's own. The engine records the checked inputs in the
+# state's pending operation *before* it calls create, so crash recovery
+# (``llm_vault.automation``) can tell "our create was cut off after the write" from "someone
+# else's object was there before we started" (which create would have refused) without a
+# journal of its own. Never a record field: diff, create and read ignore it.
+RECOVERABLE_KEY = "__recoverable_create"
+# Keys of the inputs and outputs that are not the object's settings (reports leave them out).
+INTERNAL_KEYS = frozenset({PROVIDER_KEY, RECOVERABLE_KEY})
 
 
 @cache
@@ -191,7 +200,7 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
         return Api(self.where(args), getattr(args, "namespace", None))
 
     def record(self, props: dict[str, Any]) -> A:
-        skip = (PROVIDER_KEY, UNDECLARED_KEY)
+        skip = (PROVIDER_KEY, UNDECLARED_KEY, RECOVERABLE_KEY)
         return typing.cast(A, coerce(self.args_type, {k: v for k, v in props.items() if k not in skip}))
 
     def outs(self, args: A) -> dict[str, Any]:
@@ -201,11 +210,35 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
     def configure(self, req: dyn.ConfigureRequest) -> None:
         _client.configure(req.config)
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
         if any(v == rpc.UNKNOWN or _contains_unknown(v) for v in news.values()):
             return dyn.CheckResult(news, [])  # preview with computed inputs: checked at apply time
-        failures = [dyn.CheckFailure(f, reason) for f, reason in self.validate(self.record(news))]
+        args = self.record(news)
+        failures = [dyn.CheckFailure(f, reason) for f, reason in self.validate(args)]
+        if not failures:
+            news = {**news, RECOVERABLE_KEY: self.recoverable(olds, args)}
         return dyn.CheckResult(news, failures)
+
+    def recoverable(self, olds: dict[str, Any], args: A) -> bool:
+        """Whether an object at ``args``'s id after an interrupted create is this stack's own.
+
+        Yes when the stack already holds this id (an update, or a delete-before-replace of the
+        same object: once in the state, ours), or when the server has nothing there now, before
+        the create. An object someone else made is there now: create would refuse it, so an
+        interrupted create of it is never taken over. A failed look-up counts as "not ours".
+        """
+        known = {k: v for k, v in olds.items() if k not in INTERNAL_KEYS}
+        if known:
+            try:
+                if self.adoption_key(self.record(known)) == self.adoption_key(args):
+                    return True
+            except (TypeError, ValueError):
+                pass  # olds of an older shape: look at the server instead
+        try:
+            live = self.fetch(self.api(args), args)
+        except VaultObjectError:
+            return False
+        return live is None or not self.occupied(live)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
         # A value computed by another resource is unknown during preview: assume it changes.
