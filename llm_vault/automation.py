@@ -161,12 +161,14 @@ def open_stack(
         pulumi_command=engine.pulumi_command(),
     )
     repaired = repair_before_open(target)
-    try:
-        stack = auto.create_or_select_stack(
+    stack = run_locked(
+        target.stack,
+        lambda: auto.create_or_select_stack(
             stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace
-        )
-    except auto.CommandError as exc:
-        raise EngineError(target.stack, "opening the stack", exc) from None
+        ),
+        "opening the stack",
+        repaired,
+    )
     recover(stack, target, say=say, notes=repaired)
     return stack
 
@@ -233,23 +235,39 @@ class StackLockedError(auto.ConcurrentUpdateError):
         Exception.__init__(self, message)
 
 
+# Lines of the engine's diagnostics that only say that something else failed.
+_NOISE = ("update failed", "preview failed", "refresh failed", "destroy failed", "Resource monitor has terminated")
+
+
 def engine_message(exc: BaseException) -> str:
     """The engine's error lines from a CommandError, on one line, passwords masked.
 
-    A CommandError's text is the whole command result (the command line, stdout, stderr); the
-    lines that say what went wrong are the ``error:`` lines of stderr and the diagnostics.
+    A CommandError's text is the whole command result (the command line, stdout, stderr). The
+    lines that say what went wrong are the ``error:`` lines of the engine's "Diagnostics"
+    section, else those of its stderr.
     """
     text = str(exc)
     found: list[str] = []
+    in_diagnostics = False
     for raw in text.splitlines():
         line = raw.strip()
-        if line.startswith("error:") or " error: " in line:
-            line = line.split("error:", 1)[1].strip()
-            if line and line not in found and not line.startswith("update failed"):
-                found.append(line)
+        if raw.startswith("Diagnostics:") or line == "Diagnostics:":
+            in_diagnostics = True
+            continue
+        if in_diagnostics and raw and not raw.startswith(" "):
+            in_diagnostics = False  # "Resources:", "Outputs:", "Duration:": the section is over
+        if in_diagnostics and line.startswith("error:"):
+            message = line.removeprefix("error:").strip()
+            if message and not message.startswith(_NOISE) and message not in found:
+                found.append(message)
+    if not found:
+        stderr = text.split(" stderr:", 1)[1] if " stderr:" in text else text
+        lines = [ln.strip() for ln in stderr.splitlines()]
+        found = [ln.removeprefix("error:").strip() for ln in lines if ln.startswith("error:")]
+        found = [m for m in found if m and not m.startswith(_NOISE)]
     if not found:
         found = [next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), type(exc).__name__)]
-    return mask_text("; ".join(found))
+    return mask_text("; ".join(dict.fromkeys(found)))
 
 
 # -- locks --------------------------------------------------------------------------------------
@@ -378,19 +396,30 @@ def remove_stale_locks(stack: auto.Stack | str, locks: list[Lock]) -> list[str]:
     return notes
 
 
-def run_locked(stack: auto.Stack, operation: Callable[[], T], doing: str, notes: list[str] | None = None) -> T:
-    """Run an engine operation; a stale lock in the way is removed (and said), a live one is an error."""
+def run_locked(
+    stack: auto.Stack | str, operation: Callable[[], T], doing: str, notes: list[str] | None = None
+) -> T:
+    """Run an engine operation; a stale lock in the way is removed (and said), a live one is an error.
+
+    ``stack`` is a name only while the stack is being opened (file backends: the lock is a file).
+    """
+    name = stack if isinstance(stack, str) else stack.name
     for attempt in range(LOCK_RACE_RETRIES + 1):
         try:
             return operation()
         except auto.ConcurrentUpdateError as exc:
             locks = locks_in_message(str(exc))
             if not locks:
-                raise EngineError(stack.name, doing, exc) from None
+                raise EngineError(name, doing, exc) from None
             if all(stale_because(lock) is not None for lock in locks):
+                if isinstance(stack, str) and not all(lock.where.startswith("file://") for lock in locks):
+                    raise StackLockedError(
+                        f"stack {name} is locked by {locks[0]}, which is gone ({stale_because(locks[0])}); "
+                        f"remove the lock with `pulumi cancel --stack {name}` and run again"
+                    ) from None
                 said = remove_stale_locks(stack, locks)
                 if notes is None:
-                    _say_default(f"stack {stack.name}: " + "; ".join(said))
+                    _say_default(f"stack {name}: " + "; ".join(said))
                 else:
                     notes.extend(said)
                 continue
@@ -400,8 +429,8 @@ def run_locked(stack: auto.Stack, operation: Callable[[], T], doing: str, notes:
                 continue
             remove_stale_locks(stack, locks)  # raises StackLockedError naming the live one
         except auto.CommandError as exc:
-            raise EngineError(stack.name, doing, exc) from None
-    raise StackLockedError(f"stack {stack.name} stayed locked after {LOCK_RACE_RETRIES} retries; run again")
+            raise EngineError(name, doing, exc) from None
+    raise StackLockedError(f"stack {name} stayed locked after {LOCK_RACE_RETRIES} retries; run again")
 
 
 def _say_default(line: str) -> None:
@@ -528,5 +557,5 @@ def recover(
                    "recovering pending creates", result.notes)
     line = result.line()
     if line:
-        (say or _say_default)(line)
+        (say if say is not None else _say_default)(line)
     return result

@@ -40,6 +40,8 @@ from pulumi.runtime import Settings, configure, proto, rpc
 from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import ResourceProviderServicer, provider_pb2_grpc
 
+from llm_vault.vault.builtin._client import VaultObjectError
+
 PROVIDER_KEY = "__provider"
 TYPE_PREFIX = "pulumi-python:"
 
@@ -110,6 +112,8 @@ def _abort_on_error(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(self, request, context)
         except UntrustedProvider as exc:  # expected: one clear line, no traceback
             context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        except VaultObjectError as exc:  # expected too (refused, unreachable, exists): its message names the object
+            context.abort(grpc.StatusCode.UNKNOWN, str(exc))
         except Exception:
             context.abort(grpc.StatusCode.UNKNOWN, traceback.format_exc())
 
