@@ -128,12 +128,32 @@ def _write_workspace(target: StackTarget) -> None:
     )
 
 
+# The PostgreSQL backend opens at most 2 x GOMAXPROCS connections (4 on 2 CPUs) and lists a
+# folder through one that stays busy while up to PULUMI_DIY_BACKEND_PARALLEL (default 10)
+# workers read the stacks it lists, each needing a connection of its own: with 4 stacks or more
+# on 2 CPUs, `stack ls` (and `stack select`, which lists) waits forever. One worker per CPU
+# leaves a connection free.
+DIY_PARALLEL_ENV = "PULUMI_DIY_BACKEND_PARALLEL"
+
+
+class BackendConfigError(ValueError):
+    """The state backend is not set up the way a shared backend must be (one line, what to set)."""
+
+
 def engine_env(target: StackTarget) -> dict[str, str]:
     env = toolchain.engine_env()
     env.update(target.env)
     env["PULUMI_BACKEND_URL"] = target.backend_url
+    if engine.file_backend_dir(target.backend_url) is None and not os.environ.get(engine.PASSPHRASE_ENV):
+        # The generated passphrase lives beside one machine's work folder; a team's state must be
+        # readable by every member and CI, so the passphrase comes from the team's secret store.
+        raise BackendConfigError(
+            f"PULUMI_BACKEND_URL points at a shared backend ({target.backend_label}); set "
+            f"{engine.PASSPHRASE_ENV} to the team's state passphrase (from your secret store) as well"
+        )
     env[engine.PASSPHRASE_ENV] = engine.passphrase(target.state_dir)
     env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+    env.setdefault(DIY_PARALLEL_ENV, str(max(1, os.cpu_count() or 1)))
     return env
 
 
@@ -161,14 +181,16 @@ def open_stack(
         pulumi_command=engine.pulumi_command(),
     )
     repaired = repair_before_open(target)
-    stack = run_locked(
-        target.stack,
-        lambda: auto.create_or_select_stack(
-            stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace
-        ),
-        "opening the stack",
-        repaired,
-    )
+    def create_or_select() -> auto.Stack:
+        try:
+            return auto.create_or_select_stack(
+                stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace
+            )
+        except auto.StackAlreadyExistsError:
+            # Another run created it between our select and our create (two first runs at once).
+            return auto.select_stack(stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace)
+
+    stack = run_locked(target.stack, create_or_select, "opening the stack", repaired)
     recover(stack, target, say=say, notes=repaired)
     return stack
 

@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"config error: {err}", file=sys.stderr)
         return EXIT_CONFIG
-    except automation.StackLockedError as err:
+    except (automation.StackLockedError, automation.BackendConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ENGINE
     except automation.EngineError as err:

@@ -56,7 +56,7 @@ def main(spec_path: str) -> int:
         else:
             result = automation.refresh_then_up(stack, on_event=_on_event)
             changes = dict(result.summary.resource_changes or {})
-    except automation.auto.CommandError as exc:  # EngineError and StackLockedError among them
+    except (automation.auto.CommandError, automation.BackendConfigError) as exc:  # EngineError, StackLockedError
         _emit(f"ERROR {exc}")
         return 4
     _emit("RESULT " + json.dumps({str(getattr(k, "value", k)): v for k, v in changes.items()}))

@@ -18,12 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,13 +29,12 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from llm_vault import toolchain
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import OpenBaoServer, start_server
-from llm_vault.local_job import overrides_for
 from llm_vault.vault.builtin.host import shipped_providers
 
 from .conftest import CRASH_REPORT
+from .engine_runs import Driver
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -51,8 +45,6 @@ MOUNT = "openai-llm"
 NAMESPACE = "dev"
 # Written between runs, read after every rerun: values of catalogued secrets, renamed ones too.
 SEEDED = ("crash/s000", "crash/s001", "crash/s100", "crash/s120", "crash/s250")
-# A run that hangs must not hang the suite.
-RUN_TIMEOUT_SECONDS = 180
 # Parts of another object (its mount, its auth method): the same adopt key, not an object of their own.
 PARTS = {"pulumi-python:dynamic/vault:KvV2Config", "pulumi-python:dynamic/vault:JwtAuthConfig"}
 
@@ -63,111 +55,6 @@ def entries(names: list[str], owner: str = "crash-test") -> list[dict[str, Any]]
 
 def names(first: int, last: int, sep: str = "/") -> list[str]:
     return [f"crash{sep}s{i:03d}" for i in range(first, last)]
-
-
-@dataclass
-class Outcome:
-    """One run of the driver: its lines (no STEP lines), the steps seen and how it ended."""
-
-    lines: list[str]
-    steps: Counter[str]
-    killed: bool
-    returncode: int
-    seconds: float
-
-    @property
-    def result(self) -> dict[str, int]:
-        line = next((ln for ln in reversed(self.lines) if ln.startswith("RESULT ")), None)
-        return json.loads(line.removeprefix("RESULT ")) if line else {}
-
-    @property
-    def recovered(self) -> str:
-        return next((ln.removeprefix("RECOVERED ") for ln in self.lines if ln.startswith("RECOVERED ")), "")
-
-    def changes(self) -> dict[str, int]:
-        return {op: n for op, n in self.result.items() if op != "same" and n}
-
-
-def _kill_session(sid: int) -> None:
-    """SIGKILL every process of session ``sid`` (the driver made it; engine and plugins are in it)."""
-    for _ in range(20):
-        alive = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                if os.getsid(int(entry)) == sid:
-                    alive.append(int(entry))
-                    os.kill(int(entry), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                continue
-        if not alive:
-            return
-        time.sleep(0.05)
-
-
-class Driver:
-    """Runs ``crash_driver`` for one stack against one server, killing it on request."""
-
-    def __init__(self, server: OpenBaoServer, issuer: GitHubOidcIssuer, workdir: Path) -> None:
-        self.server = server
-        self.workdir = workdir
-        self.state_dir = workdir / "state"
-        self.base = overrides_for("dev", server_address=server.address, issuer_url=issuer.url, workdir=server.workdir)
-
-    def run(self, kv: dict[str, Any], *, action: str = "up", kill_on: str | None = None, after: int = 0) -> Outcome:
-        spec = {
-            "stack": "dev",
-            "state_dir": str(self.state_dir),
-            "overrides": {**self.base, "llm-vault:kv": kv},
-            "action": action,
-        }
-        spec_file = self.workdir / "spec.json"
-        spec_file.write_text(json.dumps(spec))
-        env = {**os.environ, "VAULT_ADDR": self.server.address, "VAULT_TOKEN": self.server.root_token}
-        env.pop("PULUMI_BACKEND_URL", None)  # the file backend under state_dir
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.llm_vault.crash_driver", str(spec_file)],
-            cwd=toolchain.REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # its own session: the kill takes the whole tree, nothing else
-        )
-        assert proc.stdout is not None
-        lines: list[str] = []
-        steps: Counter[str] = Counter()
-        killed = False
-        deadline = started + RUN_TIMEOUT_SECONDS
-        for line in proc.stdout:
-            if line.startswith("STEP "):
-                op = line.split()[1]
-                steps[op] += 1
-                if kill_on is not None and op == kill_on and steps[op] >= after:
-                    _kill_session(proc.pid)
-                    killed = True
-                    break
-            else:
-                lines.append(line.rstrip())
-            if time.monotonic() > deadline:
-                _kill_session(proc.pid)
-                pytest.fail(f"a run took longer than {RUN_TIMEOUT_SECONDS}s:\n" + "\n".join(lines[-40:]))
-        proc.stdout.close()
-        returncode = proc.wait(timeout=30)
-        outcome = Outcome(lines, steps, killed, returncode, time.monotonic() - started)
-        if kill_on is not None:
-            assert killed, f"the run ended before {after} {kill_on} steps: {dict(steps)}\n" + "\n".join(lines[-40:])
-        elif returncode != 0:
-            pytest.fail(f"a plain rerun failed (exit {returncode}):\n" + "\n".join(lines[-60:]), pytrace=False)
-        return outcome
-
-    def checkpoint(self) -> dict[str, Any]:
-        path = self.state_dir / "backend" / ".pulumi" / "stacks" / "llm-vault" / "dev.json"
-        if not path.exists():
-            return {}
-        return dict(json.loads(path.read_text()).get("checkpoint", {}).get("latest") or {})
 
 
 # -- what the server holds and what the state says ------------------------------------------------
