@@ -3,7 +3,7 @@ STACK ?= dev
 PY := .venv/bin/python
 CLI := $(PY) -m llm_vault.cli
 
-.PHONY: bootstrap run down status test test-unit lint preview up drift destroy matrix bench
+.PHONY: bootstrap run down status test test-unit lint preview up drift destroy matrix bench bench-backend
 
 bootstrap:  ## install everything (pinned), start Docker, build the OpenBao image
 	@bash scripts/bootstrap.sh
@@ -44,3 +44,6 @@ matrix: bootstrap  ## render policies/expectations.yaml as an access matrix (mar
 
 bench: bootstrap  ## provider-layer benchmark (prints figures; asserts nothing)
 	@$(PY) benchmarks/bench_bindings.py
+
+bench-backend: bootstrap  ## the dev stack on the file backend and on PostgreSQL (prints figures; asserts nothing)
+	@$(PY) benchmarks/bench_state_backend.py

@@ -204,7 +204,9 @@ def test_an_interrupted_create_with_nothing_on_the_server_is_cleared(server: Ope
     said = Said()
     stack = automation.open_stack(target, program, say=said)
     assert "cleared 1 pending create(s) (nothing of ours on the server to import): vault Policy 'clr-b'" in said[0]
-    assert (automation.refresh_then_up(stack).summary.resource_changes or {}).get("create") == 1
+    result = automation.refresh_then_up(stack)
+    changes: dict[str, int] = {str(k): v for k, v in (result.summary.resource_changes or {}).items()}
+    assert changes.get("create") == 1
     assert "clr-b" in _names(server)
     automation.refresh_then_destroy(stack)
 
