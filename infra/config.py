@@ -97,6 +97,8 @@ class KvSettings:
     secrets: tuple[SecretEntry, ...]
     # Subtrees under data/ that hold only test fixtures: the one thing a pull request may read.
     non_production: tuple[str, ...] = ()
+    # Why a protected stack may lower max_versions this once (empty: the provider refuses it).
+    max_versions_lowered_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -363,7 +365,8 @@ def _mount_path(raw: Mapping[str, Any], name: str, key: str, default: str) -> st
 def _kv(raw: Any) -> KvSettings:
     key = "kv"
     raw = _obj(raw if raw is not None else {}, key)
-    allowed = {"path", "description", "maxVersions", "casRequired", "deleteVersionAfter", "secrets", "nonProduction"}
+    allowed = {"path", "description", "maxVersions", "casRequired", "deleteVersionAfter", "secrets", "nonProduction",
+               "maxVersionsLoweredReason"}
     _no_unknown(raw, allowed, key)
     non_production = _str_list(raw, "nonProduction", key)
     for j, subtree in enumerate(non_production):
@@ -405,6 +408,7 @@ def _kv(raw: Any) -> KvSettings:
         delete_version_after=_duration(raw, "deleteVersionAfter", key, "0s"),
         secrets=tuple(secrets),
         non_production=tuple(t.rstrip("/") + "/" for t in non_production),
+        max_versions_lowered_reason=_str(raw, "maxVersionsLoweredReason", key, "").strip(),
     )
 
 

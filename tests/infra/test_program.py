@@ -55,7 +55,12 @@ def test_both_backends_declare_the_same_objects_with_the_same_settings(program_r
     for run, view in ((builtin, _builtin_view), (official, _official_view)):
         by_name = {m.name: m for m in run.mocked}
         for d in run.declared:
-            assert view(type(d.args), by_name[d.name]) == a.as_props(d.args), f"{run.declared[0]}: {d.name}"
+            expected, seen = a.as_props(d.args), view(type(d.args), by_name[d.name])
+            if view is _official_view:
+                # A builtin-provider check with no pulumi-vault counterpart (docs/security.md).
+                expected.pop("keep_history", None)
+                seen.pop("keep_history", None)
+            assert seen == expected, f"{run.declared[0]}: {d.name}"
 
 
 def test_the_first_binding_is_ci_on_main_reading_its_environment(program_run) -> None:
