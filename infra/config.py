@@ -830,10 +830,26 @@ def normalised_name(name: str) -> str:
     return name.strip().lower()
 
 
-def _grants(prefix: str, names: set[str], capabilities: str = '"create", "read", "update", "delete"') -> str:
+def _grants(
+    prefix: str, names: set[str], capabilities: str = '"create", "read", "update", "delete"', extra: str = ""
+) -> str:
     return "\n".join(
-        f'path "{prefix}{normalised_name(n)}" {{\n  capabilities = [{capabilities}]\n}}' for n in sorted(names)
+        f'path "{prefix}{normalised_name(n)}" {{\n  capabilities = [{capabilities}]\n{extra}}}' for n in sorted(names)
     )
+
+
+# An AppRole role the apply token rewrites must keep needing a secret-id, and its role-id stays the
+# server's: with `bind_secret_id=false` and a role_id of its choosing, the apply token could log in
+# as the model runner (it may not mint secret-ids, and that is the point). Vault compares values
+# exactly: only JSON `true` passes, and any role_id is refused.
+_APPROLE_PARAMETERS = """  allowed_parameters = {
+    "bind_secret_id" = [true]
+    "*" = []
+  }
+  denied_parameters = {
+    "role_id" = []
+  }
+"""
 
 
 # Placeholders naming the declared objects (comma-separated), from which the apply policy's
@@ -851,7 +867,9 @@ def declared_grants(values: Mapping[str, str]) -> dict[str, str]:
     ns = values["ns"]
     return {
         "jwt_role_grants": _grants(f"{ns}auth/{values['jwt_path']}/role/", names("jwt_roles")),
-        "approle_role_grants": _grants(f"{ns}auth/{values['approle_path']}/role/", names("approle_roles")),
+        "approle_role_grants": _grants(
+            f"{ns}auth/{values['approle_path']}/role/", names("approle_roles"), extra=_APPROLE_PARAMETERS
+        ),
         "token_role_grants": _grants(f"{ns}auth/token/roles/", names("token_roles")),
         "policy_grants": _grants(f"{ns}sys/policies/acl/", names("acl_policies") - {"default", "root"}),
     }
