@@ -86,7 +86,7 @@ def preview_with_undeclared(target: automation.StackTarget, on_output: Any = Non
 
     settings = preflight(target)
     stack = automation.open_stack(target)
-    preview = collect_preview(stack, stack_name=target.stack, on_output=on_output)
+    preview = collect_preview(stack, stack_name=target.stack, on_output=on_output, env=target.env)
     undeclared = find_undeclared(settings, target.env)
     return render_markdown(preview) + render_undeclared(undeclared), bool(preview.has_changes or undeclared)
 

@@ -136,7 +136,7 @@ def preview(stack: str) -> int:
     Not `llm-vault preview`: that one would point the JWT backend at GitHub's real issuer,
     which a local server must never be asked to fetch.
     """
-    from llm_vault.preview_report import collect_preview, render_markdown
+    from llm_vault.cli import preview_with_undeclared
 
     workdir = WORKDIR.resolve()
     server = local_server.detached_state(workdir)
@@ -144,9 +144,11 @@ def preview(stack: str) -> int:
         print("no local OpenBao is running (start one with: make run)")
         return 1
     target = local_target(stack, server, start_issuer(workdir), workdir)
-    report = collect_preview(automation.open_stack(target), stack_name=stack)
-    print(render_markdown(report))
-    return 2 if report.has_changes else 0
+    # The same report as `llm-vault preview`: what a refresh cannot see (objects in our backends
+    # and namespace that the stack does not declare) is listed too.
+    report, differs = preview_with_undeclared(target)
+    print(report)
+    return 2 if differs else 0
 
 
 def _engine_line(line: str) -> None:
