@@ -19,9 +19,9 @@ import argparse
 import html
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -66,6 +66,8 @@ class Expectations:
     kv_mount: str
     # policy -> path -> capabilities (("deny",) when nothing is granted)
     policies: dict[str, dict[str, tuple[str, ...]]]
+    # Policies the program generates rather than reads from a file (database grants): name -> text.
+    generated: dict[str, str] = field(default_factory=dict)
 
     def paths(self) -> list[str]:
         """Every path of any table, first-seen order (the YAML groups them sensibly)."""
@@ -87,8 +89,29 @@ def _capability_rows(path: Path, policy: str, table: dict[str, list[str]]) -> di
 
 def load_expectations(path: Path = EXPECTATIONS_FILE) -> Expectations:
     raw = yaml.safe_load(Path(path).read_text())
-    policies = {policy: _capability_rows(path, policy, table) for policy, table in raw["policies"].items()}
-    return Expectations(kv_mount=raw["kv_mount"], policies=policies)
+    tables = {**raw["policies"], **(raw.get("generated_policies") or {})}
+    policies = {policy: _capability_rows(path, policy, table) for policy, table in tables.items()}
+    return Expectations(kv_mount=raw["kv_mount"], policies=policies, generated=_generated_database_grants(path, raw))
+
+
+def _generated_database_grants(path: Path, raw: dict[str, Any]) -> dict[str, str]:
+    """The database grant policies as the program renders them (infra.config_databases)."""
+    from infra.config_databases import Grant, grant_policy, grant_policy_name
+
+    spec = raw.get("generated_database_grants")
+    if not spec:
+        return {}
+    assert isinstance(spec, dict)
+    texts = {}
+    for role, kind in spec["grants"].items():
+        if kind not in ("dynamic", "static"):
+            raise ValueError(f"{path}: generated_database_grants.grants[{role!r}]: 'dynamic' or 'static'")
+        grant = Grant(role=role, identities=("model-runner",), static=kind == "static")
+        texts[grant_policy_name(grant)] = grant_policy(spec["mount"], grant)
+    missing = set(texts) ^ set(raw.get("generated_policies") or {})
+    if missing:
+        raise ValueError(f"{path}: generated_policies and generated_database_grants disagree on {sorted(missing)}")
+    return texts
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import hvac
 
 from infra.config import Settings
 from llm_vault import automation, toolchain
+from llm_vault.local import database_job
 from llm_vault.local import server as local_server
 
 WORKDIR = Path(os.environ.get("LLM_VAULT_LOCAL_DIR", toolchain.REPO_ROOT / ".state" / "local"))
@@ -103,6 +104,7 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
     _say(f"local GitHub-shaped OIDC issuer at {issuer['url']}")
 
     token = server.token_file.read_text().strip()
+    database = _local_database(workdir, stacks)
     targets = [local_target(stack, server, issuer, workdir) for stack in stacks]
     # Every stack's config is checked before the first is applied: nothing is half-applied.
     settings = [target.settings() for target in targets]
@@ -114,18 +116,40 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
              f"changes {dict(result.summary.resource_changes or {})}")
     print()
     print(describe(hvac.Client(url=server.address, token=token), stacks))
-    print(_next_steps(server, issuer, workdir, settings[0]))
+    extra = "" if database is None else database_job.next_steps(
+        Path(sys.executable).parent / "bao", settings[0].namespace or "", database.cluster.port, stacks[0]
+    )
+    print(_next_steps(server, issuer, workdir, settings[0], extra))
     return 0
+
+
+def _local_database(workdir: Path, stacks: list[str]) -> database_job.LocalDatabase | None:
+    """A local PostgreSQL with a database per stack, or None (said loudly) without the binaries."""
+    missing = database_job.available()
+    if missing is not None:
+        _say(f"NOTE: no local database, so no dynamic database credentials: {missing}")
+        return None
+    database = database_job.ensure(workdir)
+    for stack in stacks:
+        database.prepare(stack)
+    _say(f"local PostgreSQL at 127.0.0.1:{database.cluster.port} (databases: "
+         f"{', '.join(database_job.database_name(s) for s in stacks)})")
+    return database
 
 
 def local_target(
     stack: str, server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path
 ) -> automation.StackTarget:
-    """The stack as applied to the local server: local issuer, audit file under the work folder."""
+    """The stack as applied to the local server: local issuer, audit file under the work folder,
+    and the local database when ``make run`` prepared one for this stack."""
+    overrides = overrides_for(stack, server_address=server.address, issuer_url=issuer["url"], workdir=workdir)
+    database = database_job.running(workdir)
+    if database is not None and database.password_file(stack).exists():
+        overrides.update(database.overrides(stack))
     return automation.StackTarget(
         stack=stack,
         state_dir=workdir / "pulumi",
-        overrides=overrides_for(stack, server_address=server.address, issuer_url=issuer["url"], workdir=workdir),
+        overrides=overrides,
         env={"VAULT_ADDR": server.address, "VAULT_TOKEN": server.token_file.read_text().strip()},
     )
 
@@ -186,7 +210,8 @@ def describe(client: hvac.Client, namespaces: list[str]) -> str:
                 rows.append((ns, "kv-v2 mount", path.rstrip("/"),
                              f"max_versions={cfg['max_versions']} cas_required={cfg['cas_required']}"))
         rows += _auth_rows(c, ns)
-        for role in c.list("auth/token/roles").get("data", {}).get("keys", []):
+        rows += _database_rows(c, ns)
+        for role in (c.list("auth/token/roles") or {}).get("data", {}).get("keys", []):
             r = c.read(f"auth/token/roles/{role}")["data"]
             rows.append((ns, "token role", role, f"allowed={','.join(r['allowed_policies'])}"))
         policies = [p for p in c.sys.list_acl_policies()["data"]["keys"] if p not in ("default", "root")]
@@ -197,6 +222,28 @@ def describe(client: hvac.Client, namespaces: list[str]) -> str:
     lines.append("-" * (sum(widths) + 6 + 40))
     lines += ["  ".join(v.ljust(w) for v, w in zip(r[:3], widths, strict=True)) + "  " + r[3] for r in rows]
     return "\n".join(lines)
+
+
+def _database_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
+    for path, mount in sorted(c.sys.list_mounted_secrets_engines().get("data", {}).items()):
+        if mount["type"] != "database":
+            continue
+        for name in (c.list(f"{path}config") or {}).get("data", {}).get("keys", []):
+            cfg = c.read(f"{path}config/{name}")["data"]
+            url = cfg.get("connection_details", {}).get("connection_url", "")
+            where = url.rsplit("@", 1)[-1]  # host:port/db (the URL is a template: no credentials)
+            rows.append((ns, "database connection", f"{path}{name}",
+                         f"{cfg.get('plugin_name', '')} {where} roles={','.join(cfg.get('allowed_roles', []))}"))
+        for role in (c.list(f"{path}roles") or {}).get("data", {}).get("keys", []):
+            r = c.read(f"{path}roles/{role}")["data"]
+            rows.append((ns, "database role", f"{path}creds/{role}",
+                         f"ttl={r.get('default_ttl')}s max_ttl={r.get('max_ttl')}s"))
+        for role in (c.list(f"{path}static-roles") or {}).get("data", {}).get("keys", []):
+            r = c.read(f"{path}static-roles/{role}")["data"]
+            rows.append((ns, "database static role", f"{path}static-creds/{role}",
+                         f"user={r.get('username')} rotation={r.get('rotation_period')}s"))
+    return rows
 
 
 def _auth_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
@@ -216,7 +263,7 @@ def _auth_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
 
 
 def _next_steps(
-    server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path, settings: Settings
+    server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path, settings: Settings, extra: str = ""
 ) -> str:
     py = Path(sys.executable)
     bao = py.parent / "bao"
@@ -236,7 +283,7 @@ How to use it:
   VAULT_TOKEN= {bao} write auth/{settings.github.path}/login role={ci.role} jwt="$JWT"
   # the example model runner (token login here; AppRole with VAULT_ROLE_ID/VAULT_SECRET_ID):
   {py} examples/model_runner.py
-Stop it: make down
+{extra + chr(10) if extra else ""}Stop it: make down
 Audit log: {workdir / 'audit'}/"""
 
 
@@ -260,6 +307,8 @@ def down() -> int:
             os.kill(state["pid"], signal.SIGTERM)
         path.unlink()
     stopped = local_server.stop_detached(workdir)
+    if database_job.stop(workdir):
+        print("stopped the local PostgreSQL")
     # The server was in memory: its Pulumi state describes objects that no longer exist.
     import shutil
 

@@ -39,7 +39,9 @@ POLICIES = load_policies(KV_MOUNT)
 def test_there_are_policies_and_each_has_an_expectation_table() -> None:
     expected = {"openai-llm-ci", "openai-llm-pr", "openai-llm-readonly", "openai-llm-operator", "model-runner"}
     assert set(POLICIES) == expected
-    assert set(load_expectations().policies) == set(POLICIES)
+    expectations = load_expectations()
+    assert set(expectations.policies) == set(POLICIES) | set(expectations.generated)
+    assert set(expectations.generated) == {"database-rag-readonly", "database-rag-etl"}
 
 
 def test_the_expectations_are_written_for_the_mount_the_tests_render() -> None:
