@@ -44,6 +44,7 @@ REVOKE = (
     'DROP ROLE IF EXISTS "{{name}}";',
 )
 STATIC_PERIOD_SECONDS = 5  # the server's minimum rotation period
+SHORT_TTL_SECONDS = 3
 
 
 @dataclass
@@ -79,7 +80,17 @@ def plan(mount: str, pg: PostgresCluster, db: str, root_user: str, static_user: 
             connection_url=f"postgresql://{{{{username}}}}:{{{{password}}}}@{pg.host}:{pg.port}/{db}",
             username=root_user,
             password_source=f"env:{PASSWORD_ENV}",
-            allowed_roles=("readonly", "svc"),
+            allowed_roles=("readonly", "short", "svc"),
+        ),
+        # A dynamic role whose logins live 3 s: what "after its TTL the login fails" is tested with.
+        a.DatabaseRoleArgs(
+            backend=mount,
+            name="short",
+            db_name="app",
+            creation_statements=READONLY_CREATE,
+            revocation_statements=REVOKE,
+            default_ttl=SHORT_TTL_SECONDS,
+            max_ttl=SHORT_TTL_SECONDS,
         ),
         a.DatabaseRoleArgs(
             backend=mount,
@@ -159,6 +170,20 @@ def test_after_revoke_the_credentials_no_longer_log_in(deployment: Deployment) -
     deployment.client.sys.revoke_lease(data["lease_id"])
     assert not deployment.login(user, password)
     assert user not in deployment.pg.roles()
+
+
+def test_after_its_ttl_the_login_fails_and_the_engine_drops_the_role(deployment: Deployment) -> None:
+    data = dict(deployment.client.read(f"{deployment.mount}/creds/short"))
+    deployment.issued += 1
+    user, password = data["data"]["username"], data["data"]["password"]
+    assert data["lease_duration"] == SHORT_TTL_SECONDS
+    assert deployment.login(user, password)
+    # The lease expires at its TTL; the server revokes it (the revocation statements drop the role).
+    deadline = time.monotonic() + SHORT_TTL_SECONDS + 20
+    while user in deployment.pg.roles() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert user not in deployment.pg.roles(), "the expired lease was not revoked"
+    assert not deployment.login(user, password)
 
 
 def test_after_rotate_root_the_supplied_root_password_no_longer_works(deployment: Deployment) -> None:
