@@ -24,7 +24,7 @@ from pulumi import automation as auto
 if TYPE_CHECKING:
     from infra.config import Settings
 
-from llm_vault import engine, recovery, toolchain
+from llm_vault import engine, toolchain
 from llm_vault.stackfiles import stack_config
 
 PROJECT = "llm-vault"
@@ -127,21 +127,9 @@ def open_stack(target: StackTarget, program: Callable[[], None] | None = None) -
 
 
 def refresh_then_preview(stack: auto.Stack, **kwargs: Any) -> auto.PreviewResult:
-    # A preview writes nothing (a pull request's job may hold a read-only state credential):
-    # what an interrupted run left is only mentioned; the next apply resolves it.
-    note = recovery.pending_note(stack)
-    if note and kwargs.get("on_output"):
-        kwargs["on_output"](f"note: {note}")
     return stack.preview(refresh=True, diff=True, **kwargs)
 
 
 def refresh_then_up(stack: auto.Stack, **kwargs: Any) -> auto.UpResult:
     kwargs.setdefault("show_secrets", False)
-    recovery.recover(stack, PROJECT, kwargs.get("on_output"))
     return stack.up(refresh=True, **kwargs)
-
-
-def refresh_then_destroy(stack: auto.Stack, **kwargs: Any) -> auto.DestroyResult:
-    recovery.recover(stack, PROJECT, kwargs.get("on_output"))
-    stack.refresh(**kwargs)
-    return stack.destroy(**kwargs)

@@ -24,15 +24,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pulumi import automation as auto
-
 from infra.config import ConfigError, Settings
 from llm_vault import automation
 from llm_vault.connection_guard import check_connection_config
 from llm_vault.stackfiles import STACKS, UnknownStack, check_stack
 
 EXIT_CONFIG = 1
-EXIT_ENGINE = 4  # the engine stopped with an error (2: drift, 3: doctor found a problem)
 EXIT_DRIFT = 2
 EXIT_DOCTOR = 3
 
@@ -128,7 +125,9 @@ def cmd_destroy(args: argparse.Namespace) -> int:
             f"error: stack {args.stack} sets llm-vault:protect: true; set it to false and run "
             f"`llm-vault up --stack {args.stack}` first, on purpose, then destroy"
         )
-    automation.refresh_then_destroy(automation.open_stack(target), on_output=_print)
+    stack = automation.open_stack(target)
+    stack.refresh(on_output=_print)
+    stack.destroy(on_output=_print)
     return 0
 
 
@@ -240,29 +239,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnknownStack as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_CONFIG
-    except auto.errors.CommandError as err:
-        print(engine_error_message(err, getattr(args, "stack", None)), file=sys.stderr)
-        return EXIT_ENGINE
-
-
-def engine_error_message(err: Exception, stack: str | None) -> str:
-    """The engine's own error lines and a next step, instead of a Python traceback."""
-    if isinstance(err, auto.errors.ConcurrentUpdateError):
-        from llm_vault.recovery import live_lock
-
-        backend = automation.StackTarget(stack=stack or "dev").backend_url
-        owner = live_lock(backend, automation.PROJECT, stack or "") if stack else None
-        return (
-            f"error: stack {stack or ''} is being changed by another run: {owner or 'see the engine output'}. "
-            "Wait for it to finish and run again; its lock is removed by itself once its owner is provably gone "
-            "(its pid not running on this host, or older than LLM_VAULT_STALE_LOCK_AFTER seconds)"
-        )
-    text = str(err)
-    lines = [line.strip() for line in text.splitlines() if "error:" in line]
-    found = list(dict.fromkeys(lines))[:6] or [text.strip().splitlines()[-1] if text.strip() else "the engine failed"]
-    return "\n".join(
-        [*found, "next: fix what the error names and run again (an interrupted apply resumes by itself)"]
-    )
 
 
 if __name__ == "__main__":

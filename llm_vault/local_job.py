@@ -8,7 +8,6 @@ server must never be asked to fetch GitHub's discovery document from here.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -98,10 +97,7 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
             local_server.stop_detached(workdir)
         _say("starting a local OpenBao (dev mode, in memory) ...")
         started = time.monotonic()
-        # Named per checkout: a second clone (or CI beside a developer's server) runs its own.
-        checkout = hashlib.sha256(str(workdir).encode()).hexdigest()[:8]
-        name = f"{local_server.DETACHED_NAME}-{checkout}"
-        server = local_server.start_detached("dev", workdir=workdir, prefer=prefer, name=name)
+        server = local_server.start_detached("dev", workdir=workdir, prefer=prefer)
         _say(f"OpenBao {toolchain.OPENBAO_VERSION} at {server.address} ({server.runtime}) "
              f"in {time.monotonic() - started:.1f}s")
     issuer = start_issuer(workdir)
