@@ -47,8 +47,11 @@ CAPABILITIES = frozenset({"create", "read", "update", "patch", "delete", "list",
 
 
 def render_policy(path: Path, kv_mount: str) -> str:
-    """The policy text of ``path`` with ``${kv_mount}`` filled in (any other ``$`` placeholder fails)."""
-    return string.Template(Path(path).read_text()).substitute(kv_mount=kv_mount)
+    """The policy text of ``path`` with ``${kv_mount}`` filled in, by the program's own renderer
+    (``infra.config.render_policy_file``: any other placeholder is a ``ConfigError``)."""
+    from infra.config import render_policy_file
+
+    return render_policy_file(Path(path), {"kv_mount": kv_mount}).text
 
 
 def policy_files(policy_dir: Path = POLICY_DIR) -> dict[str, Path]:
@@ -128,8 +131,10 @@ def pipeline_values(placeholders: Mapping[str, str]) -> dict[str, str]:
 
 
 def render_pipeline_policy(path: Path, placeholders: Mapping[str, str]) -> str:
-    """The pipeline policy text of ``path`` rendered like infra/config.py (an unknown placeholder fails)."""
-    return string.Template(Path(path).read_text()).substitute(pipeline_values(placeholders))
+    """The pipeline policy text of ``path``, by the program's own renderer (an unknown placeholder fails)."""
+    from infra.config import render_policy_file
+
+    return render_policy_file(Path(path), pipeline_values(placeholders), key="pipeline.policies").text
 
 
 def load_pipeline_policies(placeholders: Mapping[str, str], policy_dir: Path = PIPELINE_POLICY_DIR) -> dict[str, str]:

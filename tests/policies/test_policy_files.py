@@ -7,6 +7,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
+from infra.config import ConfigError
 from llm_vault.access_matrix import (
     CAPABILITIES,
     DENY,
@@ -81,5 +82,5 @@ def test_rendering_fills_the_mount_everywhere() -> None:
 def test_rendering_refuses_an_unknown_placeholder(tmp_path: Path) -> None:
     bad = tmp_path / "bad.hcl"
     bad.write_text('path "${kv_mount}/${typo}/*" {\n  capabilities = ["read"]\n}\n')
-    with pytest.raises(KeyError, match="typo"):
+    with pytest.raises(ConfigError, match=r"policies\[bad.hcl\]: unknown placeholder \$\{typo\}"):
         render_policy(bad, KV_MOUNT)
