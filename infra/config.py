@@ -726,7 +726,18 @@ def _pipeline(
     if raw is None:
         return None
     raw = _obj(raw, key)
-    _no_unknown(raw, {"path", "bindings"}, key)
+    _no_unknown(raw, {"path", "bindings", "rootNamespaceReason"}, key)
+    if not placeholders["ns"] and not raw.get("rootNamespaceReason"):
+        # Without a namespace the apply policy's grants (auth mounts, policies, the kv mount) sit
+        # in the root namespace beside everything else on the server: opt in knowingly.
+        raise ConfigError(
+            key,
+            "with llm-vault:namespace '' the pipeline's apply token manages this stack's objects in the ROOT "
+            "namespace, beside every other tenant's; give the stack a namespace, or state why under "
+            "llm-vault:pipeline.rootNamespaceReason",
+        )
+    if "rootNamespaceReason" in raw:
+        _str(raw, "rootNamespaceReason", key, required=True)
     path = _mount_path(raw, "path", key, f"github-pipeline-{environment}")
     if path == github.path:
         raise ConfigError(f"{key}.path", f"must differ from llm-vault:github.path ({github.path!r})")
