@@ -97,6 +97,8 @@ class KvSettings:
     secrets: tuple[SecretEntry, ...]
     # Subtrees under data/ that hold only test fixtures: the one thing a pull request may read.
     non_production: tuple[str, ...] = ()
+    # Why a protected stack may lower max_versions this once (empty: the provider refuses it).
+    max_versions_lowered_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -363,7 +365,8 @@ def _mount_path(raw: Mapping[str, Any], name: str, key: str, default: str) -> st
 def _kv(raw: Any) -> KvSettings:
     key = "kv"
     raw = _obj(raw if raw is not None else {}, key)
-    allowed = {"path", "description", "maxVersions", "casRequired", "deleteVersionAfter", "secrets", "nonProduction"}
+    allowed = {"path", "description", "maxVersions", "casRequired", "deleteVersionAfter", "secrets", "nonProduction",
+               "maxVersionsLoweredReason"}
     _no_unknown(raw, allowed, key)
     non_production = _str_list(raw, "nonProduction", key)
     for j, subtree in enumerate(non_production):
@@ -405,6 +408,7 @@ def _kv(raw: Any) -> KvSettings:
         delete_version_after=_duration(raw, "deleteVersionAfter", key, "0s"),
         secrets=tuple(secrets),
         non_production=tuple(t.rstrip("/") + "/" for t in non_production),
+        max_versions_lowered_reason=_str(raw, "maxVersionsLoweredReason", key, "").strip(),
     )
 
 
@@ -722,7 +726,18 @@ def _pipeline(
     if raw is None:
         return None
     raw = _obj(raw, key)
-    _no_unknown(raw, {"path", "bindings"}, key)
+    _no_unknown(raw, {"path", "bindings", "rootNamespaceReason"}, key)
+    if not placeholders["ns"] and not raw.get("rootNamespaceReason"):
+        # Without a namespace the apply policy's grants (auth mounts, policies, the kv mount) sit
+        # in the root namespace beside everything else on the server: opt in knowingly.
+        raise ConfigError(
+            key,
+            "with llm-vault:namespace '' the pipeline's apply token manages this stack's objects in the ROOT "
+            "namespace, beside every other tenant's; give the stack a namespace, or state why under "
+            "llm-vault:pipeline.rootNamespaceReason",
+        )
+    if "rootNamespaceReason" in raw:
+        _str(raw, "rootNamespaceReason", key, required=True)
     path = _mount_path(raw, "path", key, f"github-pipeline-{environment}")
     if path == github.path:
         raise ConfigError(f"{key}.path", f"must differ from llm-vault:github.path ({github.path!r})")
@@ -826,10 +841,26 @@ def normalised_name(name: str) -> str:
     return name.strip().lower()
 
 
-def _grants(prefix: str, names: set[str], capabilities: str = '"create", "read", "update", "delete"') -> str:
+def _grants(
+    prefix: str, names: set[str], capabilities: str = '"create", "read", "update", "delete"', extra: str = ""
+) -> str:
     return "\n".join(
-        f'path "{prefix}{normalised_name(n)}" {{\n  capabilities = [{capabilities}]\n}}' for n in sorted(names)
+        f'path "{prefix}{normalised_name(n)}" {{\n  capabilities = [{capabilities}]\n{extra}}}' for n in sorted(names)
     )
+
+
+# An AppRole role the apply token rewrites must keep needing a secret-id, and its role-id stays the
+# server's: with `bind_secret_id=false` and a role_id of its choosing, the apply token could log in
+# as the model runner (it may not mint secret-ids, and that is the point). Vault compares values
+# exactly: only JSON `true` passes, and any role_id is refused.
+_APPROLE_PARAMETERS = """  allowed_parameters = {
+    "bind_secret_id" = [true]
+    "*" = []
+  }
+  denied_parameters = {
+    "role_id" = []
+  }
+"""
 
 
 # Placeholders naming the declared objects (comma-separated), from which the apply policy's
@@ -847,7 +878,9 @@ def declared_grants(values: Mapping[str, str]) -> dict[str, str]:
     ns = values["ns"]
     return {
         "jwt_role_grants": _grants(f"{ns}auth/{values['jwt_path']}/role/", names("jwt_roles")),
-        "approle_role_grants": _grants(f"{ns}auth/{values['approle_path']}/role/", names("approle_roles")),
+        "approle_role_grants": _grants(
+            f"{ns}auth/{values['approle_path']}/role/", names("approle_roles"), extra=_APPROLE_PARAMETERS
+        ),
         "token_role_grants": _grants(f"{ns}auth/token/roles/", names("token_roles")),
         "policy_grants": _grants(f"{ns}sys/policies/acl/", names("acl_policies") - {"default", "root"}),
     }
@@ -880,23 +913,27 @@ def load_policies(policy_dir: Path, placeholders: str | dict[str, str], *, key: 
     values = {"kv_mount": placeholders} if isinstance(placeholders, str) else dict(placeholders)
     if not policy_dir.is_dir():
         raise ConfigError(key, f"policy folder {policy_dir} is missing")
-    policies: list[Policy] = []
-    for path in sorted(policy_dir.glob("*.hcl")):
-        file_key = f"{key}[{path.name}]"
-        if not _NAME.match(path.stem):
-            raise ConfigError(file_key, f"policy file name {path.stem!r} is not a valid policy name")
-        try:
-            text = string.Template(path.read_text()).substitute(values)
-        except KeyError as missing:
-            unknown = f"${{{missing.args[0]}}}"
-            raise ConfigError(file_key, f"unknown placeholder {unknown}; known: {sorted(values)}") from None
-        except ValueError as bad:
-            raise ConfigError(file_key, f"malformed placeholder ({bad}); write a literal $ as $$") from None
-        _check_policy_hcl(text, file_key)
-        policies.append(Policy(name=path.stem, text=text))
+    policies = [render_policy_file(path, values, key=key) for path in sorted(policy_dir.glob("*.hcl"))]
     if not policies:
         raise ConfigError(key, f"no *.hcl policy files in {policy_dir}")
     return tuple(policies)
+
+
+def render_policy_file(path: Path, values: Mapping[str, str], *, key: str = "policies") -> Policy:
+    """The one policy renderer (the program, the access matrix and the tests all use it): the
+    file's placeholders filled from ``values``, checked as HCL; named by the file stem."""
+    file_key = f"{key}[{path.name}]"
+    if not _NAME.match(path.stem):
+        raise ConfigError(file_key, f"policy file name {path.stem!r} is not a valid policy name")
+    try:
+        text = string.Template(path.read_text()).substitute(values)
+    except KeyError as missing:
+        unknown = f"${{{missing.args[0]}}}"
+        raise ConfigError(file_key, f"unknown placeholder {unknown}; known: {sorted(values)}") from None
+    except ValueError as bad:
+        raise ConfigError(file_key, f"malformed placeholder ({bad}); write a literal $ as $$") from None
+    _check_policy_hcl(text, file_key)
+    return Policy(name=path.stem, text=text)
 
 
 def _check_policy_hcl(text: str, key: str) -> None:

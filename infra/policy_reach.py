@@ -13,6 +13,7 @@ concrete path ``<target>/data/<rest>`` that it matches has a ``rest`` under none
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class Rule:
     capabilities: frozenset[str]
 
 
+@functools.lru_cache(maxsize=256)  # the identity view asks about one policy text hundreds of times
 def rules(policy_text: str) -> tuple[Rule, ...]:
     """The ``path`` blocks of a policy (already validated as HCL by the loader)."""
     doc = hcl2.loads(policy_text)
@@ -111,3 +113,32 @@ def writes(policy_text: str) -> list[str]:
 def reads_secret_values(policy_text: str, targets: Sequence[str]) -> bool:
     """Whether the policy reads any secret value under ``targets``."""
     return bool(secret_reads_outside(policy_text, targets, ()))
+
+
+# --------------------------------------------------------------------------------------------------
+# What a token holding several policies may do on one concrete path (Vault's ACL evaluation)
+
+
+def _priority(pattern: str) -> tuple[int, int, int, int, str]:
+    """Vault's rules for the pattern that wins when several match one path, higher first:
+    the first ``+``/``*`` later, not ending in ``*``, fewer ``+`` segments, longer, and then
+    lexicographically greater (see Vault's "Priority matching" in its policy docs)."""
+    segments = pattern.split("/")
+    first_wildcard = next(
+        (i for i, seg in enumerate(segments) if seg == "+" or seg.endswith("*")), len(segments) + 1
+    )
+    return (first_wildcard, 0 if pattern.endswith("*") else 1, -segments.count("+"), len(pattern), pattern)
+
+
+def capabilities_on(policy_texts: Iterable[str], path: str) -> frozenset[str]:
+    """The capabilities a token holding all of ``policy_texts`` has on ``path``: rules with the same
+    pattern merge (``deny`` wins), then the highest-priority matching pattern decides alone."""
+    merged: dict[str, set[str]] = {}
+    for text in policy_texts:
+        for rule in rules(text):
+            merged.setdefault(rule.path, set()).update(rule.capabilities)
+    matching = [pattern for pattern in merged if _regex(pattern).match(path)]
+    if not matching:
+        return frozenset()
+    caps = merged[max(matching, key=_priority)]
+    return frozenset() if "deny" in caps else frozenset(caps)

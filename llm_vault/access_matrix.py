@@ -19,12 +19,16 @@ import argparse
 import html
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from llm_vault.toolchain import REPO_ROOT
+
+if TYPE_CHECKING:
+    from infra.config import OidcBinding, Settings
 
 POLICY_DIR = REPO_ROOT / "policies"
 EXPECTATIONS_FILE = POLICY_DIR / "expectations.yaml"
@@ -43,8 +47,11 @@ CAPABILITIES = frozenset({"create", "read", "update", "patch", "delete", "list",
 
 
 def render_policy(path: Path, kv_mount: str) -> str:
-    """The policy text of ``path`` with ``${kv_mount}`` filled in (any other ``$`` placeholder fails)."""
-    return string.Template(Path(path).read_text()).substitute(kv_mount=kv_mount)
+    """The policy text of ``path`` with ``${kv_mount}`` filled in, by the program's own renderer
+    (``infra.config.render_policy_file``: any other placeholder is a ``ConfigError``)."""
+    from infra.config import render_policy_file
+
+    return render_policy_file(Path(path), {"kv_mount": kv_mount}).text
 
 
 def policy_files(policy_dir: Path = POLICY_DIR) -> dict[str, Path]:
@@ -62,6 +69,8 @@ class Expectations:
     kv_mount: str
     # policy -> path -> capabilities (("deny",) when nothing is granted)
     policies: dict[str, dict[str, tuple[str, ...]]]
+    # Policies the program generates rather than reads from a file (database grants): name -> text.
+    generated: dict[str, str] = field(default_factory=dict)
 
     def paths(self) -> list[str]:
         """Every path of any table, first-seen order (the YAML groups them sensibly)."""
@@ -83,8 +92,29 @@ def _capability_rows(path: Path, policy: str, table: dict[str, list[str]]) -> di
 
 def load_expectations(path: Path = EXPECTATIONS_FILE) -> Expectations:
     raw = yaml.safe_load(Path(path).read_text())
-    policies = {policy: _capability_rows(path, policy, table) for policy, table in raw["policies"].items()}
-    return Expectations(kv_mount=raw["kv_mount"], policies=policies)
+    tables = {**raw["policies"], **(raw.get("generated_policies") or {})}
+    policies = {policy: _capability_rows(path, policy, table) for policy, table in tables.items()}
+    return Expectations(kv_mount=raw["kv_mount"], policies=policies, generated=_generated_database_grants(path, raw))
+
+
+def _generated_database_grants(path: Path, raw: dict[str, Any]) -> dict[str, str]:
+    """The database grant policies as the program renders them (infra.config_databases)."""
+    from infra.config_databases import Grant, grant_policy, grant_policy_name
+
+    spec = raw.get("generated_database_grants")
+    if not spec:
+        return {}
+    assert isinstance(spec, dict)
+    texts = {}
+    for role, kind in spec["grants"].items():
+        if kind not in ("dynamic", "static"):
+            raise ValueError(f"{path}: generated_database_grants.grants[{role!r}]: 'dynamic' or 'static'")
+        grant = Grant(role=role, identities=("model-runner",), static=kind == "static")
+        texts[grant_policy_name(grant)] = grant_policy(spec["mount"], grant)
+    missing = set(texts) ^ set(raw.get("generated_policies") or {})
+    if missing:
+        raise ValueError(f"{path}: generated_policies and generated_database_grants disagree on {sorted(missing)}")
+    return texts
 
 
 # --------------------------------------------------------------------------------------------------
@@ -101,8 +131,10 @@ def pipeline_values(placeholders: Mapping[str, str]) -> dict[str, str]:
 
 
 def render_pipeline_policy(path: Path, placeholders: Mapping[str, str]) -> str:
-    """The pipeline policy text of ``path`` rendered like infra/config.py (an unknown placeholder fails)."""
-    return string.Template(Path(path).read_text()).substitute(pipeline_values(placeholders))
+    """The pipeline policy text of ``path``, by the program's own renderer (an unknown placeholder fails)."""
+    from infra.config import render_policy_file
+
+    return render_policy_file(Path(path), pipeline_values(placeholders), key="pipeline.policies").text
 
 
 def load_pipeline_policies(placeholders: Mapping[str, str], policy_dir: Path = PIPELINE_POLICY_DIR) -> dict[str, str]:
@@ -165,6 +197,205 @@ def load_pipeline_expectations(path: Path = PIPELINE_EXPECTATIONS_FILE) -> Pipel
 
 
 # --------------------------------------------------------------------------------------------------
+# identity view: each way in x each environment -> the secrets it reaches
+
+# The kv-v2 endpoints that touch one secret, and the capability on each that counts as "write"
+# (reading a value is ``read`` on ``data/``; deleting and destroying versions live on their own
+# endpoints). Metadata is reported apart: it holds no value, but whoever may update it sets the
+# secret's max_versions (history is pruned on the next write) and custom metadata.
+SECRET_ENDPOINTS = ("data", "delete", "undelete", "destroy", "metadata")
+_WRITES_ON = {
+    "data": {"create", "update", "patch", "delete"},
+    "delete": {"update"},
+    "undelete": {"update"},
+    "destroy": {"update"},
+}
+_METADATA_WRITES = frozenset({"create", "update", "patch", "delete"})
+OTHER_SECRET = "zz-undeclared"  # stands for any secret name the stack does not declare
+
+
+@dataclass(frozen=True)
+class WayIn:
+    """One way to obtain a token: a JWT binding, the AppRole or a token role, as a stack declares it."""
+
+    environment: str  # the stack that declares it
+    kind: str  # "github" | "pipeline" | "approle" | "token-role"
+    name: str  # "<auth mount>/<role>" (token roles: "token/<role>")
+    who: str  # who can use it: the bound subject and pins, or the AppRole's role
+    namespace: str | None  # where its tokens live (None: the root namespace)
+    policies: tuple[str, ...]  # policy names as Vault knows them
+    texts: tuple[str, ...]  # the same policies, rendered
+
+    @property
+    def label(self) -> str:
+        return f"{self.environment}: {self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
+class SecretPath:
+    """One secret of one environment (or a stand-in for a subtree or an undeclared name)."""
+
+    environment: str
+    namespace: str | None
+    mount: str
+    name: str  # "api-keys", "fixtures/<probe>", or OTHER_SECRET
+
+    def endpoint(self, kind: str) -> str:
+        return f"{self.mount}/{kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What one way in may do to one secret, endpoint by endpoint (capabilities per endpoint)."""
+
+    capabilities: dict[str, frozenset[str]]  # endpoint kind -> capabilities (empty: nothing)
+    addressable: bool = True  # False: the way in's tokens are not valid where the secret lives
+
+    @property
+    def read(self) -> bool:
+        return "read" in self.capabilities.get("data", frozenset())
+
+    @property
+    def write(self) -> bool:
+        return any(self.capabilities.get(kind, frozenset()) & caps for kind, caps in _WRITES_ON.items())
+
+    @property
+    def metadata(self) -> bool:
+        return bool(self.capabilities.get("metadata", frozenset()) & _METADATA_WRITES)
+
+
+def _policy_texts(settings: Settings, names: Sequence[str], *, pipeline: bool = False) -> tuple[str, ...]:
+    policies = settings.pipeline.policies if pipeline and settings.pipeline else settings.policies
+    by_name = {p.name: p.text for p in policies} | {p.stem: p.text for p in policies if p.stem}
+    # A policy the loader does not render (Vault's own "default") grants no secret: leave it out.
+    return tuple(by_name[name] for name in names if name in by_name)
+
+
+def _who(binding: OidcBinding) -> str:
+    pins = [binding.subject]
+    if binding.job_workflow_ref:
+        pins.append(f"workflow {binding.job_workflow_ref}")
+    if binding.events:
+        pins.append("events " + ",".join(binding.events))
+    return "; ".join(pins)
+
+
+def ways_in(settings: Settings) -> list[WayIn]:
+    """Every way to a token that a stack declares, in the order a reviewer reads them."""
+    env, ns = settings.environment, settings.namespace
+    out = [
+        WayIn(env, "github", f"{settings.github.path}/{b.role}", _who(b), ns, b.policies,
+              _policy_texts(settings, b.policies))
+        for b in settings.github.bindings
+    ]
+    if settings.pipeline is not None:
+        out += [
+            WayIn(env, "pipeline", f"{settings.pipeline.path}/{b.role}", _who(b), None,
+                  b.policies, _policy_texts(settings, b.policies, pipeline=True))
+            for b in settings.pipeline.bindings
+        ]
+    runner, tokens = settings.model_runner, settings.short_lived_tokens
+    out.append(WayIn(env, "approle", f"{runner.path}/{runner.role}", "holders of a secret-id", ns,
+                     runner.policies, _policy_texts(settings, runner.policies)))
+    out.append(WayIn(env, "token-role", f"token/{tokens.role}", "holders of a token allowed to use the role", ns,
+                     tokens.allowed_policies, _policy_texts(settings, tokens.allowed_policies)))
+    return out
+
+
+def secret_paths(settings: Settings) -> list[SecretPath]:
+    """The declared secrets, one stand-in per non-production subtree, and one undeclared name."""
+    env, ns, mount = settings.environment, settings.namespace, settings.kv.path
+    names = [s.name for s in settings.kv.secrets]
+    names += [f"{subtree.rstrip('/')}/zz-probe" for subtree in settings.kv.non_production]
+    return [SecretPath(env, ns, mount, name) for name in [*names, OTHER_SECRET]]
+
+
+def address(way: WayIn, secret: SecretPath, kind: str = "data") -> str | None:
+    """The path a token of ``way`` sends for ``secret``, or None when its tokens are not valid in
+    the secret's namespace (a namespace's tokens work there and below, the root's everywhere)."""
+    mine, theirs = way.namespace or "", secret.namespace or ""
+    if mine == theirs:
+        prefix = ""
+    elif not mine or theirs.startswith(mine + "/"):
+        prefix = theirs[len(mine) :].strip("/") + "/"
+    else:
+        return None
+    return prefix + secret.endpoint(kind)
+
+
+def reach(way: WayIn, secret: SecretPath) -> Reach:
+    from infra.policy_reach import capabilities_on
+
+    if address(way, secret) is None:
+        return Reach({kind: frozenset() for kind in SECRET_ENDPOINTS}, addressable=False)
+    return Reach({kind: capabilities_on(way.texts, address(way, secret, kind) or "") for kind in SECRET_ENDPOINTS})
+
+
+@dataclass(frozen=True)
+class IdentityView:
+    ways: list[WayIn]
+    secrets: list[SecretPath]
+    reach: dict[tuple[WayIn, SecretPath], Reach]
+
+    def environments(self) -> list[str]:
+        return list(dict.fromkeys(s.environment for s in self.secrets))
+
+    def summary(self, way: WayIn, environment: str) -> str:
+        """"read: a, b; write: c; metadata: c" over the environment's secrets, or "nothing"."""
+        mine = [s for s in self.secrets if s.environment == environment]
+        parts = []
+        for what in ("read", "write", "metadata"):
+            names = [s.name for s in mine if getattr(self.reach[way, s], what)]
+            if names:
+                parts.append(f"{what}: {', '.join(names)}")
+        return "; ".join(parts) or "nothing"
+
+
+def identity_view(stacks: Sequence[Settings]) -> IdentityView:
+    """Each way in of each stack against every stack's secrets, derived from the declared
+    bindings and the rendered policies (Vault's ACL rules, ``infra.policy_reach``)."""
+    ways = [way for settings in stacks for way in ways_in(settings)]
+    secrets = [secret for settings in stacks for secret in secret_paths(settings)]
+    return IdentityView(ways, secrets, {(w, s): reach(w, s) for w in ways for s in secrets})
+
+
+def checked_in_settings(stacks: Sequence[str] | None = None) -> list[Settings]:
+    """The settings of the checked-in stack files, loaded as the program loads them."""
+    from infra.config import load_settings
+    from llm_vault.stackfiles import STACKS, stack_config
+
+    out = []
+    for stack in stacks or STACKS:
+        raw = {k.split(":", 1)[1]: v for k, v in stack_config(stack).items() if k.startswith("llm-vault:")}
+        out.append(load_settings(raw))
+    return out
+
+
+def _identity_markdown(view: IdentityView) -> list[str]:
+    envs = view.environments()
+    lines = [
+        "| way in | who | policies | " + " | ".join(f"`{env}` secrets" for env in envs) + " |",
+        "|---|---|---|" + "---|" * len(envs),
+    ]
+    for way in view.ways:
+        cells = [view.summary(way, env) for env in envs]
+        policies = ", ".join(f"`{p}`" for p in way.policies)
+        lines.append(f"| {way.label} | {way.who} | {policies} | " + " | ".join(cells) + " |")
+    return lines
+
+
+IDENTITY_INTRO = (
+    "For each way to a token (each JWT binding, the AppRole, each token role) of each stack: which "
+    "secrets of each environment its token can read or write (write: create, update, patch, delete, "
+    "undelete or destroy a version; metadata: change the secret's metadata record, e.g. its "
+    "max_versions, which prunes history on the next write). `{OTHER_SECRET}` stands for any name the stack does "
+    "not declare; `<subtree>/zz-probe` for any name under a non-production subtree. Derived from the "
+    "declared bindings and the policies; `tests/e2e/test_identity_view.py` logs in as each way in on a "
+    "real server and checks every cell."
+)
+
+
+# --------------------------------------------------------------------------------------------------
 # rendering
 
 
@@ -199,8 +430,11 @@ def _pipeline_intro(pipeline: PipelineExpectations, code: Callable[[str], str]) 
     )
 
 
-def render_markdown(expectations: Expectations, pipeline: PipelineExpectations | None = None) -> str:
-    """The matrix in markdown; ``pipeline`` adds the root-namespace section after the namespace one."""
+def render_markdown(
+    expectations: Expectations, pipeline: PipelineExpectations | None = None, identity: IdentityView | None = None
+) -> str:
+    """The matrix in markdown; ``identity`` puts the view by way in first (a reviewer's first question),
+    ``pipeline`` adds the root-namespace section after the namespace one."""
     lines = [
         "# Access matrix",
         "",
@@ -210,6 +444,9 @@ def render_markdown(expectations: Expectations, pipeline: PipelineExpectations |
         "",
         *_markdown_table(expectations),
     ]
+    if identity is not None:
+        lines[1:1] = ["", "## Who can reach which secret", "", IDENTITY_INTRO, "", *_identity_markdown(identity), "",
+                      "## Policies (environment namespace)"]
     if pipeline is not None:
         lines += [
             "",
@@ -248,15 +485,39 @@ def _html_table(expectations: Expectations) -> str:
     return f"<table>\n<tr><th>path</th>{head}</tr>\n{body}\n</table>\n"
 
 
-def render_html(expectations: Expectations, pipeline: PipelineExpectations | None = None) -> str:
-    """The matrix as one HTML page; ``pipeline`` adds the root-namespace section after the namespace one."""
+def _identity_html(view: IdentityView) -> str:
+    envs = view.environments()
+    head = "".join(f"<th><code>{html.escape(env)}</code> secrets</th>" for env in envs)
+    rows = []
+    for way in view.ways:
+        cells = []
+        for env in envs:
+            text = view.summary(way, env)
+            css = "unchecked" if text == "nothing" else "allowed"
+            cells.append(f'<td class="{css}">{html.escape(text)}</td>')
+        policies = ", ".join(way.policies)
+        rows.append(
+            f"<tr><th>{html.escape(way.label)}</th><td>{html.escape(way.who)}</td>"
+            f"<td><code>{html.escape(policies)}</code></td>{''.join(cells)}</tr>"
+        )
+    return (
+        f"<h2>Who can reach which secret</h2>\n<p>{html.escape(IDENTITY_INTRO)}</p>\n<table>\n"
+        f"<tr><th>way in</th><th>who</th><th>policies</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>\n"
+    )
+
+
+def render_html(
+    expectations: Expectations, pipeline: PipelineExpectations | None = None, identity: IdentityView | None = None
+) -> str:
+    """The matrix as one HTML page; ``identity`` first, ``pipeline`` after the namespace section."""
+    first = _identity_html(identity) if identity is not None else ""
     second = ""
     if pipeline is not None:
         intro = _pipeline_intro(pipeline, lambda text: f"<code>{html.escape(text)}</code>")
         second = f"<h2>Pipeline policies (root namespace)</h2>\n<p>{intro}</p>\n{_html_table(pipeline.rendered())}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Access matrix</title>'
-        f"<style>{_CSS}</style></head><body>\n<h1>Access matrix</h1>\n"
+        f"<style>{_CSS}</style></head><body>\n<h1>Access matrix</h1>\n{first}"
         f"<p>Capabilities each policy grants inside an environment namespace (kv mount "
         f"<code>{html.escape(expectations.kv_mount)}</code>). Empty cell: not checked.</p>\n"
         f"{_html_table(expectations)}{second}</body></html>\n"
@@ -272,8 +533,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     expectations = load_expectations(args.expectations)
     pipeline = load_pipeline_expectations(args.pipeline_expectations)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "access-matrix.md").write_text(render_markdown(expectations, pipeline))
-    (args.out / "access-matrix.html").write_text(render_html(expectations, pipeline))
+    identity = identity_view(checked_in_settings())
+    (args.out / "access-matrix.md").write_text(render_markdown(expectations, pipeline, identity))
+    (args.out / "access-matrix.html").write_text(render_html(expectations, pipeline, identity))
     print(f"wrote {args.out / 'access-matrix.md'} and {args.out / 'access-matrix.html'}")
     return 0
 

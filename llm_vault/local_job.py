@@ -22,6 +22,7 @@ import hvac
 
 from infra.config import Settings
 from llm_vault import automation, toolchain
+from llm_vault.local import database_job
 from llm_vault.local import server as local_server
 
 WORKDIR = Path(os.environ.get("LLM_VAULT_LOCAL_DIR", toolchain.REPO_ROOT / ".state" / "local"))
@@ -111,6 +112,7 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
     _say(f"local GitHub-shaped OIDC issuer at {issuer['url']}")
 
     token = server.token_file.read_text().strip()
+    database = _local_database(workdir, stacks)
     targets = [local_target(stack, server, issuer, workdir) for stack in stacks]
     # Every stack's config is checked before the first is applied: nothing is half-applied.
     settings = [target.settings() for target in targets]
@@ -123,7 +125,10 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
              f"changes {dict(result.summary.resource_changes or {})}")
     print()
     print(describe(hvac.Client(url=server.address, token=token), stacks))
-    print(_next_steps(server, issuer, workdir, settings[0]))
+    extra = "" if database is None else database_job.next_steps(
+        Path(sys.executable).parent / "bao", settings[0].namespace or "", database.cluster.port, stacks[0]
+    )
+    print(_next_steps(server, issuer, workdir, settings[0], extra))
     return 0
 
 
@@ -140,14 +145,33 @@ def _start_server(workdir: Path, prefer: str) -> local_server.DetachedServer:
     return local_server.start_detached("dev", workdir=workdir, prefer=prefer, name=name)
 
 
+def _local_database(workdir: Path, stacks: list[str]) -> database_job.LocalDatabase | None:
+    """A local PostgreSQL with a database per stack, or None (said loudly) without the binaries."""
+    missing = database_job.available()
+    if missing is not None:
+        _say(f"NOTE: no local database, so no dynamic database credentials: {missing}")
+        return None
+    database = database_job.ensure(workdir)
+    for stack in stacks:
+        database.prepare(stack)
+    _say(f"local PostgreSQL at 127.0.0.1:{database.cluster.port} (databases: "
+         f"{', '.join(database_job.database_name(s) for s in stacks)})")
+    return database
+
+
 def local_target(
     stack: str, server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path
 ) -> automation.StackTarget:
-    """The stack as applied to the local server: local issuer, audit file under the work folder."""
+    """The stack as applied to the local server: local issuer, audit file under the work folder,
+    and the local database when ``make run`` prepared one for this stack."""
+    overrides = overrides_for(stack, server_address=server.address, issuer_url=issuer["url"], workdir=workdir)
+    database = database_job.running(workdir)
+    if database is not None and database.password_file(stack).exists():
+        overrides.update(database.overrides(stack))
     return automation.StackTarget(
         stack=stack,
         state_dir=workdir / "pulumi",
-        overrides=overrides_for(stack, server_address=server.address, issuer_url=issuer["url"], workdir=workdir),
+        overrides=overrides,
         env={"VAULT_ADDR": server.address, "VAULT_TOKEN": server.token_file.read_text().strip()},
     )
 
@@ -158,7 +182,7 @@ def preview(stack: str) -> int:
     Not `llm-vault preview`: that one would point the JWT backend at GitHub's real issuer,
     which a local server must never be asked to fetch.
     """
-    from llm_vault.preview_report import collect_preview, render_markdown
+    from llm_vault.cli import preview_with_undeclared
 
     workdir = WORKDIR.resolve()
     server = local_server.detached_state(workdir)
@@ -166,9 +190,11 @@ def preview(stack: str) -> int:
         print("no local OpenBao is running (start one with: make run)")
         return 1
     target = local_target(stack, server, start_issuer(workdir), workdir)
-    report = collect_preview(automation.open_stack(target, say=_say), stack_name=stack)
-    print(render_markdown(report))
-    return 2 if report.has_changes else 0
+    # The same report as `llm-vault preview`: what a refresh cannot see (objects in our backends
+    # and namespace that the stack does not declare) is listed too.
+    report, differs = preview_with_undeclared(target)
+    print(report)
+    return 2 if differs else 0
 
 
 def _engine_line(line: str) -> None:
@@ -206,6 +232,7 @@ def describe(client: hvac.Client, namespaces: list[str]) -> str:
                 rows.append((ns, "kv-v2 mount", path.rstrip("/"),
                              f"max_versions={cfg['max_versions']} cas_required={cfg['cas_required']}"))
         rows += _auth_rows(c, ns)
+        rows += _database_rows(c, ns)
         # `list` answers None when there is nothing to list (a half-applied stack: no roles yet).
         for role in (c.list("auth/token/roles") or {}).get("data", {}).get("keys", []):
             r = c.read(f"auth/token/roles/{role}")["data"]
@@ -231,6 +258,28 @@ def _namespaces(client: hvac.Client) -> list[str]:
         return []
 
 
+def _database_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
+    for path, mount in sorted(c.sys.list_mounted_secrets_engines().get("data", {}).items()):
+        if mount["type"] != "database":
+            continue
+        for name in (c.list(f"{path}config") or {}).get("data", {}).get("keys", []):
+            cfg = c.read(f"{path}config/{name}")["data"]
+            url = cfg.get("connection_details", {}).get("connection_url", "")
+            where = url.rsplit("@", 1)[-1]  # host:port/db (the URL is a template: no credentials)
+            rows.append((ns, "database connection", f"{path}{name}",
+                         f"{cfg.get('plugin_name', '')} {where} roles={','.join(cfg.get('allowed_roles', []))}"))
+        for role in (c.list(f"{path}roles") or {}).get("data", {}).get("keys", []):
+            r = c.read(f"{path}roles/{role}")["data"]
+            rows.append((ns, "database role", f"{path}creds/{role}",
+                         f"ttl={r.get('default_ttl')}s max_ttl={r.get('max_ttl')}s"))
+        for role in (c.list(f"{path}static-roles") or {}).get("data", {}).get("keys", []):
+            r = c.read(f"{path}static-roles/{role}")["data"]
+            rows.append((ns, "database static role", f"{path}static-creds/{role}",
+                         f"user={r.get('username')} rotation={r.get('rotation_period')}s"))
+    return rows
+
+
 def _auth_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
     for path, auth in sorted(c.sys.list_auth_methods().get("data", {}).items()):
@@ -248,7 +297,7 @@ def _auth_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
 
 
 def _next_steps(
-    server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path, settings: Settings
+    server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path, settings: Settings, extra: str = ""
 ) -> str:
     py = Path(sys.executable)
     bao = py.parent / "bao"
@@ -268,7 +317,7 @@ How to use it:
   VAULT_TOKEN= {bao} write auth/{settings.github.path}/login role={ci.role} jwt="$JWT"
   # the example model runner (token login here; AppRole with VAULT_ROLE_ID/VAULT_SECRET_ID):
   {py} examples/model_runner.py
-Stop it: make down
+{extra + chr(10) if extra else ""}Stop it: make down
 Audit log: {workdir / 'audit'}/"""
 
 
@@ -292,6 +341,8 @@ def down() -> int:
             os.kill(state["pid"], signal.SIGTERM)
         path.unlink()
     stopped = local_server.stop_detached(workdir)
+    if database_job.stop(workdir):
+        print("stopped the local PostgreSQL")
     # The server was in memory: its Pulumi state describes objects that no longer exist.
     import shutil
 

@@ -46,6 +46,9 @@ class Change:
     new: dict[str, Any] = field(default_factory=dict)
     replace_keys: list[str] = field(default_factory=list)
     protected: bool = False
+    # The unmasked declared inputs of a create, for the adoption lookup only; never rendered.
+    raw_type: str = field(default="", repr=False)
+    raw_new: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def holds_data(self) -> bool:
@@ -91,9 +94,16 @@ def _type_of(urn: str, fallback: str) -> str:
 
 
 def collect_preview(
-    stack: auto.Stack, *, stack_name: str, on_output: Callable[[str], Any] | None = None
+    stack: auto.Stack,
+    *,
+    stack_name: str,
+    on_output: Callable[[str], Any] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Preview:
-    """Run preview with refresh and collect what it would do. Errors are collected, not raised."""
+    """Run preview with refresh and collect what it would do. Errors are collected, not raised.
+
+    With ``env`` (the job's VAULT_* variables), creates that ``up`` would turn into takeovers of
+    objects listed under ``llm-vault:adopt`` are shown as "adopt", with the server's values."""
     preview = Preview(stack=stack_name)
 
     def on_event(event: events.EngineEvent) -> None:
@@ -124,6 +134,8 @@ def collect_preview(
                     new=_mask(new),
                     replace_keys=replace_keys,
                     protected=bool((meta.old and meta.old.protect) or (meta.new and meta.new.protect)),
+                    raw_type=meta.type if op == "create" else "",
+                    raw_new=dict(new) if op == "create" else {},
                 )
             )
         diag = event.diagnostic_event
@@ -139,7 +151,42 @@ def collect_preview(
             preview.errors.append(_first_error_line(str(err)))
     except Exception as err:  # a config error raised by the program surfaces here too
         preview.errors.append(f"{type(err).__name__}: {err}")
+    if env is not None and not preview.errors:
+        config = {key: value.value for key, value in stack.get_all_config().items()}
+        mark_adoptions(preview, config, env)
     return preview
+
+
+def mark_adoptions(preview: Preview, config: Mapping[str, Any], env: Mapping[str, str]) -> None:
+    """Turn each "create" that ``up`` would turn into a takeover into an "adopt" whose "before" is
+    the object as the server holds it: the engine previews it as a plain create (a dynamic
+    provider learns only at create time that the object exists), so a reviewer would otherwise
+    see empty "before" cells for an object that exists and will be changed.
+
+    Only objects listed under ``llm-vault:adopt`` are looked up (anything else that exists makes
+    ``up`` fail, as the create says); the lookup is a read with the job's own token."""
+    from llm_vault.vault.builtin import _client
+    from llm_vault.vault.builtin.lookup import lookups
+
+    creates = [c for c in preview.changes if c.op == "create" and c.raw_type]
+    if not creates or not config.get(_client.ADOPT_KEY):
+        return
+    with lookups(config, env) as lookup:
+        for change in creates:
+            try:
+                found = lookup(change.raw_type, change.raw_new)
+            except _client.VaultObjectError as exc:  # not readable: say so rather than guess
+                change.diffs = [f"(could not read the existing object: {exc})"]
+                continue
+            if found is None or not found.adopted or found.live is None:
+                continue  # not ours, not listed (up fails on it, as its create says), or nothing there
+            before = found.live
+            preview.counts["create"] -= 1
+            preview.counts["adopt"] += 1
+            change.op = "adopt"
+            change.old = _mask(before)
+            change.diffs = [k for k in sorted(set(before) | set(change.new)) if before.get(k) != change.new.get(k)]
+    preview.counts = +preview.counts  # drop zero counts
 
 
 def _first_error_line(text: str) -> str:
@@ -194,6 +241,9 @@ def render_markdown(preview: Preview) -> str:
         # Masked here too: a Preview may be built by other code than collect_preview.
         old, new = _mask(c.old), _mask(c.new)
         lines += ["", f"### {c.op} `{c.name}` ({c.type})"]
+        if c.op == "adopt":
+            lines += ["", "Exists on the server and is listed under `llm-vault:adopt`: `up` takes it over and "
+                      "changes it to the declared values. Before: what the server holds now."]
         if c.op in ("create", "delete"):
             keys = sorted(k for k in (new if c.op == "create" else old) if k not in INTERNAL_KEYS)
         else:

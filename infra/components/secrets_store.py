@@ -46,6 +46,9 @@ class SecretsStore(VaultComponent):
                 cas_required=settings.cas_required,
                 delete_version_after=settings.delete_version_after,
                 namespace=namespace,
+                # Lowering max_versions prunes history on the next write: protected stacks refuse
+                # it at preview unless the stack file states why (kv.maxVersionsLoweredReason).
+                keep_history="llm-vault:kv.maxVersions" if protect and not settings.max_versions_lowered_reason else "",
             ),
             depends_on=[mount],
         )

@@ -43,6 +43,10 @@ class KvV2ConfigArgs:
     cas_required: bool = False
     delete_version_after: int = 0  # seconds; 0 = never
     namespace: str | None = None
+    # Not a server field. Set (to the stack key that declares max_versions) on a protected stack:
+    # the provider then refuses, at preview, an update that lowers max_versions, because the next
+    # write to each secret prunes the versions beyond the new limit, and those cannot be undone.
+    keep_history: str = ""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from .identities import COUNTS
 MODULE_ORDER = (
     "test_login_matrix",
     "test_policy_enforcement",
+    "test_identity_view",
     "test_isolation",
     "test_kv",
     "test_protection",

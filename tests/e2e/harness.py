@@ -177,8 +177,8 @@ class Deployment:
         return result
 
     def preview(self, stack: str, overrides: dict[str, Any] | None = None) -> Preview:
-        _, _, opened = self.open(stack, overrides)
-        return collect_preview(opened, stack_name=stack)
+        target, _, opened = self.open(stack, overrides)
+        return collect_preview(opened, stack_name=stack, env=target.env)
 
     def destroy(self, stack: str) -> None:
         """Unprotect on purpose (protect=false, up), then destroy: protected objects refuse otherwise."""

@@ -128,6 +128,33 @@ def test_the_apply_token_is_refused(
         apply.denied(method, filled, body)
 
 
+@pytest.mark.parametrize(
+    ("what", "body"),
+    [
+        ("turns off the secret-id requirement", {"bind_secret_id": False}),
+        ("turns it off spelled as a string", {"bind_secret_id": "false"}),
+        ("chooses the role id", {"role_id": "chosen-by-the-apply-job"}),
+    ],
+)
+def test_the_apply_token_cannot_make_the_model_runner_log_in_without_a_secret_id(
+    provisioned: Deployment, seeded: Seeded, what: str, body: dict[str, Any]
+) -> None:
+    # The apply token manages the declared AppRole role (exact name) but may not mint secret-ids:
+    # a role that needs none, or whose role-id it picks, would be a login as the model runner.
+    s = provisioned.stacks["prod"].settings
+    runner = s.model_runner
+    role = f"{s.namespace}/auth/{runner.path}/role/{runner.role}"
+    before = provisioned.root(s.namespace).read(f"auth/{runner.path}/role/{runner.role}")["data"]
+    apply = pipeline_caller(provisioned, "prod", "llm-vault-apply")
+    with tried(f"apply token rewrites the model runner's AppRole role: {what}"):
+        apply.denied("POST", role, {**body, "token_policies": list(runner.policies)})
+        after = provisioned.root(s.namespace).read(f"auth/{runner.path}/role/{runner.role}")["data"]
+        assert after["bind_secret_id"] is True and after == before
+    # The declared settings still go through (what an apply writes is not caught by the guard).
+    apply.request("POST", role, {"bind_secret_id": True, "token_policies": list(runner.policies),
+                                 "secret_id_ttl": runner.secret_id_ttl_seconds})
+
+
 # --------------------------------------------------------------------------------------------
 # a pull-request author: the preview token and the other pipeline roles
 

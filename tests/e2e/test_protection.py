@@ -30,3 +30,23 @@ def test_the_same_rename_in_dev_is_shown_as_a_flagged_replacement(provisioned: D
     assert "secrets-mount" in flagged
     report = render_markdown(preview)
     assert report.index("[!WARNING]") < report.index("### ")  # flags come first
+
+
+def test_lowering_max_versions_on_prod_fails_preview_naming_the_key(provisioned: Deployment, seeded: Seeded) -> None:
+    settings = provisioned.stacks["prod"].settings
+    preview = provisioned.preview("prod", {"llm-vault:kv": {"maxVersions": 3}})
+    message = " ".join(preview.errors)
+    assert "llm-vault:kv.maxVersions: lowered from 50 to 3 on a protected stack" in message, preview.errors
+    assert "llm-vault:kv.maxVersionsLoweredReason" in message
+    # Stopped before any change: the engine config still keeps 50 versions.
+    config = provisioned.root(settings.namespace).secrets.kv.v2.read_configuration(mount_point=settings.kv.path)
+    assert config["data"]["max_versions"] == 50
+
+
+def test_a_stated_reason_lets_prod_lower_max_versions_and_dev_needs_none(provisioned: Deployment) -> None:
+    reason = "retention policy LLM-123: keep 20 versions"
+    stated = provisioned.preview("prod", {"llm-vault:kv": {"maxVersions": 20, "maxVersionsLoweredReason": reason}})
+    assert stated.errors == []
+    assert "secrets-config" in {c.name for c in stated.changes}
+    dev = provisioned.preview("dev", {"llm-vault:kv": {"maxVersions": 3}})
+    assert dev.errors == []

@@ -368,3 +368,61 @@ def test_a_config_error_stops_the_preview_and_is_reported(report_stack: Deployme
     report = render_markdown(preview)
     assert report.splitlines()[3] == "> [!CAUTION]"
     assert "llm-vault:kv.maxVersions" in report
+
+
+# --------------------------------------------------------------------------------------------
+# integration: adoption is shown as "adopt", with what the server holds as "before"
+
+
+@pytest.mark.integration
+@pytest.mark.engine
+def test_an_object_listed_under_adopt_previews_as_adopt_with_the_servers_values(
+    openbao: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The original setup's way: someone created the namespace and a CI policy by hand (one that
+    # still mints tokens), and the stack now lists both under llm-vault:adopt.
+    tag = secrets.token_hex(3)
+    namespace = f"adopt-{tag}"
+    root = openbao.client()
+    root.sys.create_namespace(namespace)
+    hand_made = (
+        'path "openai-llm/data/*" { capabilities = ["read"] }\n'
+        'path "auth/token/create" { capabilities = ["update"] }\n'
+    )
+    openbao.client(namespace=namespace).sys.create_or_update_acl_policy("openai-llm-ci", hand_made)
+    overrides = {
+        "llm-vault:environment": f"adopt{tag}",
+        "llm-vault:namespace": namespace,
+        "llm-vault:audit": {
+            "path": f"llm-vault-adopt-{tag}",
+            "filePath": str(openbao.workdir / "audit" / f"a-{tag}.log"),
+        },
+        "llm-vault:pipeline": {"path": f"github-pipeline-adopt-{tag}"},
+        "llm-vault:adopt": [f"namespace:{namespace}", f"policy:{namespace}:openai-llm-ci"],
+    }
+    deployment = Deployment(
+        openbao, oidc_issuer, tmp_path_factory.mktemp("adopt-state"), extra_overrides={"dev": overrides}
+    )
+    try:
+        preview = deployment.preview("dev")
+        assert preview.errors == []
+        adopted = {c.name: c for c in preview.changes if c.op == "adopt"}
+        assert set(adopted) == {"namespace", "policy-openai-llm-ci"}, [(c.op, c.name) for c in preview.changes]
+        assert preview.counts["adopt"] == 2 and preview.counts["create"] == len(preview.changes) - 2
+        report = render_markdown(preview)
+        section = _section(report, "### adopt `policy-openai-llm-ci`")
+        before, after = _row(section, "policy")
+        grant = 'path "auth/token/create"'
+        assert grant in before and grant not in after  # the reviewer sees the grant that goes
+        assert "2 to adopt" in report
+
+        deployment.up("dev")
+        live = openbao.client(namespace=namespace).sys.read_acl_policy("openai-llm-ci")["data"]["policy"]
+        assert grant not in live
+        assert deployment.preview("dev").has_changes is False
+    finally:
+        if "dev" in deployment.stacks:
+            deployment.destroy_all()
+            assert deployment.leftovers(["dev"]) == []
+        else:  # stopped before the apply: the hand-made namespace is still ours to remove
+            root.sys.delete_namespace(namespace)

@@ -8,7 +8,10 @@ import pytest
 
 from llm_vault.access_matrix import (
     Expectations,
+    IdentityView,
     PipelineExpectations,
+    checked_in_settings,
+    identity_view,
     load_expectations,
     load_pipeline_expectations,
     main,
@@ -141,3 +144,59 @@ def test_pipeline_placeholders_must_be_complete(tmp_path: Path) -> None:
     missing = _pipeline_yaml(tmp_path, "environment: dev, namespace: dev", "'sys/audit': [read]")
     with pytest.raises(ValueError, match="placeholders must map exactly"):
         load_pipeline_expectations(missing)
+
+
+# --------------------------------------------------------------------------------------------------
+# identity view: who reaches which secret, for the checked-in stacks
+
+
+@pytest.fixture(scope="module")
+def identity() -> IdentityView:
+    return identity_view(checked_in_settings())
+
+
+def _readers(view: IdentityView, environment: str, name: str) -> set[str]:
+    return {w.label for (w, s), r in view.reach.items() if s.environment == environment and s.name == name and r.read}
+
+
+def test_no_way_in_reaches_another_environments_secrets(identity: IdentityView) -> None:
+    for (way, secret), reach in identity.reach.items():
+        if way.environment != secret.environment:
+            assert not (reach.read or reach.write or reach.metadata), f"{way.label} reaches {secret}"
+
+
+def test_production_api_keys_are_read_only_by_prods_deploy_job_model_runner_and_readonly_tokens(
+    identity: IdentityView,
+) -> None:
+    assert _readers(identity, "prod", "api-keys") == {
+        "prod: github jwt/github-actions",
+        "prod: approle approle/model-runner",
+        "prod: token-role token/openai-llm-readonly",
+    }
+
+
+def test_pull_requests_read_only_dev_fixtures(identity: IdentityView) -> None:
+    pr_ways = [w for w in identity.ways if w.who.endswith(":pull_request; events pull_request")]
+    assert pr_ways, "the stacks declare pull-request bindings"
+    for way in pr_ways:
+        for env in identity.environments():
+            summary = identity.summary(way, env)
+            expected = "read: fixtures/zz-probe" if (env, way.name) == ("dev", "jwt/github-actions-pr") else "nothing"
+            assert summary == expected, f"{way.label} in {env}"
+
+
+def test_the_pipeline_reads_and_writes_no_secret_value(identity: IdentityView) -> None:
+    for (way, _secret), reach in identity.reach.items():
+        if way.kind == "pipeline":
+            assert not (reach.read or reach.write), way.label
+    # The apply role keeps the catalogue's metadata records (owner, rotation period); it is shown.
+    apply = next(w for w in identity.ways if w.name == "github-pipeline-prod/llm-vault-apply")
+    assert identity.summary(apply, "prod") == "metadata: api-keys, zz-undeclared"
+
+
+def test_the_report_puts_the_identity_view_first(identity: IdentityView) -> None:
+    text = render_markdown(SAMPLE, None, identity)
+    assert text.index("## Who can reach which secret") < text.index("## Policies (environment namespace)")
+    assert "| prod: approle approle/model-runner | holders of a secret-id | `model-runner` | nothing | nothing | " \
+        "read: api-keys |" in text
+    assert "Who can reach which secret" in render_html(SAMPLE, None, identity)

@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 import requests
 
+from infra import policy_reach
 from llm_vault.access_matrix import DENY, load_expectations, load_policies
 from llm_vault.local.server import OpenBaoServer
+from tests.infra.test_policy_reach import ACL_CASES
 
 EXPECTATIONS = load_expectations()
 KV_MOUNT = EXPECTATIONS.kv_mount
@@ -66,7 +68,8 @@ def environment(openbao: OpenBaoServer) -> Iterator[Environment]:
         client.secrets.kv.v2.create_or_update_secret(
             "api-keys", secret={"value": secrets.token_urlsafe(12)}, mount_point=OTHER_ENVIRONMENT_MOUNT
         )
-        for name, text in load_policies(KV_MOUNT).items():
+        # The policy files, and the database grant policies the program generates.
+        for name, text in {**load_policies(KV_MOUNT), **EXPECTATIONS.generated}.items():
             client.sys.create_or_update_acl_policy(name, text)
         client.write_data(
             f"auth/token/roles/{READONLY_ROLE}",
@@ -161,3 +164,23 @@ def test_a_child_token_minted_through_the_role_carries_only_the_readonly_policy(
             assert widened.status_code in (400, 403)
         finally:
             root.auth.token.revoke_accessor(auth["accessor"])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("policies", "path", "expected"), ACL_CASES)
+def test_the_servers_acl_rules_are_the_ones_the_identity_view_assumes(
+    environment: Environment, policies: list[str], path: str, expected: set[str]
+) -> None:
+    """``infra.policy_reach.capabilities_on`` (behind the access matrix's identity view) on Vault's
+    priority rules, against the real server: a token holding exactly these policies."""
+    client = environment.server.client(namespace=environment.namespace)
+    names = [f"acl-case-{secrets.token_hex(4)}" for _ in policies]
+    for name, text in zip(names, policies, strict=True):
+        client.sys.create_or_update_acl_policy(name, text)
+    try:
+        token = client.auth.token.create(policies=names or ["default"], no_default_policy=True, ttl="1m")
+        answer = client.write_data("sys/capabilities", data={"token": token["auth"]["client_token"], "paths": [path]})
+        assert set(answer["data"][path]) - {"deny"} == expected == policy_reach.capabilities_on(policies, path)
+    finally:
+        for name in names:
+            client.sys.delete_acl_policy(name)

@@ -317,6 +317,24 @@ def test_a_job_that_can_write_to_github_runs_no_checked_out_code_and_holds_no_va
             assert not runs, f"{_rel(path)}: {job_id} can write {writes} and runs scripts"
 
 
+def test_only_the_apply_jobs_get_a_state_credential_that_can_write():
+    # Preview runs the pull request's own program; with a writable state it could plant anything
+    # for the next apply. Preview and drift read the state (a DIY preview takes no lock, saves nothing).
+    seen = set()
+    for path in WORKFLOW_FILES:
+        for job_id, job in _jobs(path).items():
+            for step in _steps(job):
+                url = (step.get("env") or {}).get("PULUMI_BACKEND_URL")
+                if url is None:
+                    continue
+                seen.add(path.name)
+                writable = "secrets.PULUMI_BACKEND_URL }}" in url
+                read_only = "secrets.PULUMI_BACKEND_URL_READONLY }}" in url
+                assert writable or read_only, f"{_rel(path)}: {job_id}: unexpected backend URL {url!r}"
+                assert writable == (path.name == "apply.yml"), f"{_rel(path)}: {job_id} gets {url}"
+    assert seen == {"apply.yml", "preview.yml", "drift.yml"}
+
+
 def test_checkout_never_persists_the_github_token():
     for path in WORKFLOW_FILES:
         for job_id, job in _jobs(path).items():

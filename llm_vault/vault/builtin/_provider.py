@@ -133,6 +133,8 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
     kind: ClassVar[str]  # for messages, the pulumi-vault resource name: "Policy"
     adopt_kind: ClassVar[str]  # first part of the `llm-vault:adopt` key: "policy"
     replace_on: ClassVar[frozenset[str]] = frozenset({"namespace"})
+    # Fields of the declaration that the server never sees (not written, read or diffed).
+    declaration_only: ClassVar[frozenset[str]] = frozenset()
     # Settings of the object that the record does not model but that widen access or leak
     # values when changed by hand: the value the program writes (its default). A refresh
     # reports any other value, and every write sends these.
@@ -215,9 +217,16 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
             return dyn.CheckResult(news, [])  # preview with computed inputs: checked at apply time
         args = self.record(news)
         failures = [dyn.CheckFailure(f, reason) for f, reason in self.validate(args)]
+        if olds and not _contains_unknown(olds):
+            old_args = self.record({k: v for k, v in olds.items() if not k.startswith("__")})
+            failures += [dyn.CheckFailure(f, reason) for f, reason in self.validate_change(old_args, args)]
         if not failures:
             news = {**news, RECOVERABLE_KEY: self.recoverable(olds, args)}
         return dyn.CheckResult(news, failures)
+
+    def validate_change(self, old: A, new: A) -> list[tuple[str, str]]:
+        """Changes from the stack's last inputs that must not be applied: (field, reason) for each."""
+        return []
 
     def recoverable(self, olds: dict[str, Any], args: A) -> bool:
         """Whether an object at ``args``'s id after an interrupted create is this stack's own.
@@ -246,11 +255,13 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
         old_args = self.record(olds)
         # (an unknown field takes its old value only so that the record can be built)
         new_args = self.record({k: (olds.get(k) if k in unknown else v) for k, v in news.items()})
+        def differs(name: str) -> bool:
+            return self.canonical(name, getattr(old_args, name)) != self.canonical(name, getattr(new_args, name))
+
         changed = [
             f.name
             for f in dataclasses.fields(self.args_type)
-            if f.name in unknown
-            or self.canonical(f.name, getattr(old_args, f.name)) != self.canonical(f.name, getattr(new_args, f.name))
+            if f.name not in self.declaration_only and (f.name in unknown or differs(f.name))
         ]
         if olds.get(UNDECLARED_KEY):
             changed.append(UNDECLARED_KEY)  # set by a refresh: the update writes the pinned values
@@ -346,7 +357,7 @@ class EndpointProvider(VaultProvider[A]):
         raise NotImplementedError
 
     def body_fields(self) -> list[str]:
-        skip = self.identity | {"namespace"}
+        skip = self.identity | self.declaration_only | {"namespace"}
         return [f.name for f in dataclasses.fields(self.args_type) if f.name not in skip]
 
     def body(self, args: A) -> dict[str, Any]:

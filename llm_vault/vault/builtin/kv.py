@@ -27,9 +27,22 @@ class KvV2ConfigProvider(EndpointProvider[KvV2ConfigArgs]):
     identity = frozenset({"mount"})
     durations = frozenset({"delete_version_after"})
     replace_on = frozenset({"mount", "namespace"})
+    declaration_only = frozenset({"keep_history"})
 
     def object_path(self, args: KvV2ConfigArgs) -> str:
         return args.mount.strip("/")
+
+    def validate_change(self, old: KvV2ConfigArgs, new: KvV2ConfigArgs) -> list[tuple[str, str]]:
+        # 0 is the server's default, which is 10 versions.
+        before, after = old.max_versions or 10, new.max_versions or 10
+        if not new.keep_history or after >= before or old.mount != new.mount:
+            return []
+        return [(
+            "max_versions",
+            f"{new.keep_history}: lowered from {before} to {after} on a protected stack; the next write to "
+            f"each secret would prune every version beyond the newest {after}, and nothing brings them back. "
+            f"Keep {before}, or state why under {new.keep_history}LoweredReason",
+        )]
 
     def api_path(self, args: KvV2ConfigArgs) -> str:
         return f"{self.object_path(args)}/config"
