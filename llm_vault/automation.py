@@ -162,9 +162,11 @@ def open_stack(
     program: Callable[[], None] | None = None,
     *,
     say: Callable[[str], None] | None = None,
+    read_only_ok: bool = False,
 ) -> auto.Stack:
     """Create or select the stack in its workspace, with the program inline, recovered from an
-    interrupted run (:func:`recover`; ``say`` gets its one line)."""
+    interrupted run (:func:`recover`; ``say`` gets its one line; ``read_only_ok`` for preview
+    and drift, which may hold a read-only state credential)."""
     if program is None:
         from infra.program import main as program
 
@@ -181,6 +183,7 @@ def open_stack(
         pulumi_command=engine.pulumi_command(),
     )
     repaired = repair_before_open(target)
+
     def create_or_select() -> auto.Stack:
         try:
             return auto.create_or_select_stack(
@@ -191,7 +194,7 @@ def open_stack(
             return auto.select_stack(stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace)
 
     stack = run_locked(target.stack, create_or_select, "opening the stack", repaired)
-    recover(stack, target, say=say, notes=repaired)
+    recover(stack, target, say=say, notes=repaired, read_only_ok=read_only_ok)
     return stack
 
 
@@ -414,7 +417,10 @@ def remove_stale_locks(stack: auto.Stack | str, locks: list[Lock]) -> list[str]:
         notes.append(f"removed the stale lock of {lock} ({stale_because(lock)})")
     if any(not lock.where.startswith("file://") for lock in locks):
         assert not isinstance(stack, str), "a lock of a non-file backend is removed through the engine"
-        stack.cancel()  # other backends: the engine's own way to remove a stack's locks
+        try:
+            stack.cancel()  # other backends: the engine's own way to remove a stack's locks
+        except auto.CommandError as exc:
+            raise EngineError(name, "removing a stale lock", exc) from None
     return notes
 
 
@@ -498,8 +504,11 @@ def repair_before_open(target: StackTarget) -> list[str]:
     locks = file_backend_locks(target.backend_url, target.stack)
     if not all(stale_because(lock) is not None for lock in locks):
         return []  # a live run: its files are its own
-    notes = remove_stale_locks(target.stack, locks) if locks else []
-    return notes + engine.repair_file_backend(folder)
+    try:
+        notes = remove_stale_locks(target.stack, locks) if locks else []
+        return notes + engine.repair_file_backend(folder)
+    except OSError as exc:  # a read-only state folder (a preview job's copy): nothing of ours to fix there
+        return [f"could not repair the state folder ({exc.strerror}); the next run that can write it will"]
 
 
 def recover(
@@ -508,6 +517,7 @@ def recover(
     *,
     say: Callable[[str], None] | None = None,
     notes: list[str] | None = None,
+    read_only_ok: bool = False,
 ) -> Recovery:
     """Resolve the pending creates an interrupted run left in the state, before any other command.
 
@@ -524,6 +534,8 @@ def recover(
       existed before our create began is not ours to take over (the up refuses it, as before).
 
     ``notes``: what was repaired before the stack could be opened (:func:`repair_before_open`).
+    ``read_only_ok``: a state that cannot be written (a preview's read-only credential) is not an
+    error; what would be recovered is said, and left for the next apply.
     One line (``say``, else stderr) says what was recovered; nothing is said when nothing was.
     """
     from llm_vault.vault.builtin import _client
@@ -575,8 +587,21 @@ def recover(
                 result.imported.append(label)
         deployment["resources"] = resources
         deployment["pending_operations"] = [op for op in pending if op not in creates]
-        run_locked(stack, lambda: stack.import_stack(auto.Deployment(exported.version, deployment)),
-                   "recovering pending creates", result.notes)
+        try:
+            run_locked(stack, lambda: stack.import_stack(auto.Deployment(exported.version, deployment)),
+                       "recovering pending creates", result.notes)
+        except EngineError as exc:
+            if not read_only_ok:
+                raise
+            # Preview and drift may hold a read-only state credential (docs/ci.md): they report what
+            # the next apply will recover, and preview the state as it is.
+            would = [f"{len(result.imported)} object(s) to import"] if result.imported else []
+            would += [f"{len(result.cleared)} pending create(s) to clear"] if result.cleared else []
+            result.imported, result.cleared = [], []
+            result.notes.append(
+                f"{' and '.join(would) or 'pending operations'} left for the next apply, which can write the "
+                f"state (this one could not: {exc.detail})"
+            )
     line = result.line()
     if line:
         (say if say is not None else _say_default)(line)

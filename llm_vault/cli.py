@@ -86,7 +86,7 @@ def preview_with_undeclared(target: automation.StackTarget, on_output: Any = Non
     from llm_vault.undeclared import find_undeclared, render_undeclared
 
     settings = preflight(target)
-    stack = automation.open_stack(target, say=on_output or _print)
+    stack = automation.open_stack(target, say=on_output or _print, read_only_ok=True)
     preview = collect_preview(stack, stack_name=target.stack, on_output=on_output, env=target.env)
     undeclared = find_undeclared(settings, target.env)
     return render_markdown(preview) + render_undeclared(undeclared), bool(preview.has_changes or undeclared)

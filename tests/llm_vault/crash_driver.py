@@ -46,7 +46,10 @@ def main(spec_path: str) -> int:
         env={k: os.environ[k] for k in ("VAULT_ADDR", "VAULT_TOKEN")},
     )
     try:
-        stack = automation.open_stack(target, say=lambda line: _emit(f"RECOVERED {line}"))
+        # As the CLI opens it: a preview may hold a read-only state credential.
+        stack = automation.open_stack(
+            target, say=lambda line: _emit(f"RECOVERED {line}"), read_only_ok=spec["action"] == "preview"
+        )
         if spec["action"] == "destroy":
             result: Any = automation.refresh_then_destroy(stack, on_event=_on_event)
             changes = dict(result.summary.resource_changes or {})

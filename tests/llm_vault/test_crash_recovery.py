@@ -25,16 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hvac
-import hvac.exceptions
 import pytest
 
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import OpenBaoServer, start_server
-from llm_vault.vault.builtin.host import shipped_providers
 
 from .conftest import CRASH_REPORT
-from .engine_runs import Driver
+from .engine_runs import Driver, server_objects, state_objects
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -45,8 +42,6 @@ MOUNT = "openai-llm"
 NAMESPACE = "dev"
 # Written between runs, read after every rerun: values of catalogued secrets, renamed ones too.
 SEEDED = ("crash/s000", "crash/s001", "crash/s100", "crash/s120", "crash/s250")
-# Parts of another object (its mount, its auth method): the same adopt key, not an object of their own.
-PARTS = {"pulumi-python:dynamic/vault:KvV2Config", "pulumi-python:dynamic/vault:JwtAuthConfig"}
 
 
 def entries(names: list[str], owner: str = "crash-test") -> list[dict[str, Any]]:
@@ -55,73 +50,6 @@ def entries(names: list[str], owner: str = "crash-test") -> list[dict[str, Any]]
 
 def names(first: int, last: int, sep: str = "/") -> list[str]:
     return [f"crash{sep}s{i:03d}" for i in range(first, last)]
-
-
-# -- what the server holds and what the state says ------------------------------------------------
-
-
-def server_objects(client: hvac.Client) -> list[str]:
-    """Every object of the kinds the program manages, as its ``llm-vault:adopt`` key."""
-    found: list[str] = []
-
-    def ns_client(ns: str | None) -> hvac.Client:
-        return hvac.Client(url=client.url, token=client.token, namespace=ns)
-
-    try:
-        namespaces = [k.rstrip("/") for k in client.sys.list_namespaces()["data"]["keys"]]
-    except hvac.exceptions.InvalidPath:
-        namespaces = []
-    found += [f"namespace:{ns}" for ns in namespaces]
-    found += [f"audit:{p.rstrip('/')}" for p in client.sys.list_enabled_audit_devices()["data"]]
-    for ns in [None, *namespaces]:
-        c = ns_client(ns)
-        prefix = f"{ns}:" if ns else ""
-        for path, mount in c.sys.list_mounted_secrets_engines()["data"].items():
-            if mount["type"] in ("cubbyhole", "identity", "system", "ns_cubbyhole", "ns_identity", "ns_system"):
-                continue
-            found.append(f"mount:{prefix}{path.rstrip('/')}")
-            if mount["type"] == "kv" and (mount.get("options") or {}).get("version") == "2":
-                found += [f"kv-metadata:{prefix}{path.rstrip('/')}/{n}" for n in _catalogued(c, path.rstrip("/"))]
-        for path, auth in c.sys.list_auth_methods()["data"].items():
-            if auth["type"] in ("token", "ns_token"):
-                continue
-            found.append(f"auth:{prefix}{path.rstrip('/')}")
-            kind = {"jwt": "jwt-role", "approle": "approle-role"}.get(auth["type"])
-            if kind:
-                roles = (c.list(f"auth/{path}role") or {}).get("data", {}).get("keys", [])
-                found += [f"{kind}:{prefix}{path.rstrip('/')}/{r}" for r in roles]
-        policies = c.sys.list_acl_policies()["data"]["keys"]
-        found += [f"policy:{prefix}{p}" for p in policies if p not in ("default", "root")]
-        roles = (c.list("auth/token/roles") or {}).get("data", {}).get("keys", [])
-        found += [f"token-role:{prefix}{r}" for r in roles]
-    return found
-
-
-def _catalogued(c: hvac.Client, mount: str, folder: str = "") -> list[str]:
-    """Secret paths under ``mount`` whose metadata the catalogue wrote (non-empty custom metadata)."""
-    out: list[str] = []
-    listed = (c.list(f"{mount}/metadata/{folder}") or {}).get("data", {}).get("keys", [])
-    for key in listed:
-        if key.endswith("/"):
-            out += _catalogued(c, mount, f"{folder}{key}")
-            continue
-        meta = c.read(f"{mount}/metadata/{folder}{key}")["data"]
-        if meta.get("custom_metadata"):
-            out.append(f"{folder}{key}")
-    return out
-
-
-def state_objects(checkpoint: dict[str, Any]) -> list[str]:
-    """The adopt key of every object resource in the state (one entry per resource)."""
-    providers = shipped_providers()
-    keys = []
-    for res in checkpoint.get("resources") or []:
-        cls = providers.get(res.get("type", ""))
-        if cls is None or res["type"] in PARTS:
-            continue
-        provider: Any = cls()
-        keys.append(provider.adoption_key(provider.record(res.get("outputs") or res.get("inputs") or {})))
-    return keys
 
 
 def fingerprint(data: dict[str, str]) -> str:

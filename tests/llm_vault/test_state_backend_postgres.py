@@ -125,6 +125,17 @@ def test_a_run_killed_mid_apply_recovers_on_postgres_too(
 ) -> None:
     driver = Driver(server, oidc_issuer, tmp_path, env=backend)
     killed = driver.start(KV).finish(kill_on="create", after=60)
+    # A pull request's preview first, with a credential that can only read the state (docs/ci.md):
+    # it cannot recover, says so, and previews the state as it is.
+    database = backend["PULUMI_BACKEND_URL"].rsplit("/", 1)[1].split("?")[0]
+    reader_password = secrets.token_urlsafe(12)
+    postgres.query(f"CREATE ROLE reader_{database} LOGIN PASSWORD '{reader_password}'")
+    postgres.query(f"GRANT SELECT ON pulumi_state TO reader_{database}", dbname=database)
+    reader_url = backend["PULUMI_BACKEND_URL"].replace(f"//{postgres.superuser}@", f"//reader_{database}@")
+    preview = driver.start(KV, action="preview", state_dir=tmp_path / "pr-preview",
+                           env={"PULUMI_BACKEND_URL": reader_url, "PGPASSWORD": reader_password}).finish()
+    assert "left for the next apply, which can write the state" in preview.recovered, preview.lines[-5:]
+    assert reader_password not in "\n".join(preview.lines)
     rerun = driver.start(KV, state_dir=tmp_path / "next-runner").finish()
     try:
         assert "removed the stale lock of " in rerun.recovered
