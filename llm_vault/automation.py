@@ -185,13 +185,24 @@ def open_stack(
     repaired = repair_before_open(target)
 
     def create_or_select() -> auto.Stack:
-        try:
-            return auto.create_or_select_stack(
-                stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace
-            )
-        except auto.StackAlreadyExistsError:
-            # Another run created it between our select and our create (two first runs at once).
-            return auto.select_stack(stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace)
+        for attempt in range(3):
+            try:
+                return auto.create_or_select_stack(
+                    stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace
+                )
+            except auto.StackAlreadyExistsError:
+                # Another run created it between our select and our create (two first runs at once).
+                return auto.select_stack(
+                    stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace
+                )
+            except auto.CommandError as exc:
+                # Two first runs on an empty PostgreSQL database both create the state table; the
+                # loser's CREATE fails on PostgreSQL's catalogue ("duplicate key … pg_type"). The
+                # table is there now.
+                if "failed to create table" not in str(exc) or attempt == 2:
+                    raise
+                time.sleep(random.uniform(0.2, 1.0))  # noqa: S311 (a pause, not a secret)
+        raise AssertionError("unreachable")
 
     stack = run_locked(target.stack, create_or_select, "opening the stack", repaired)
     recover(stack, target, say=say, notes=repaired, read_only_ok=read_only_ok)
@@ -441,6 +452,10 @@ def run_locked(
                 raise EngineError(name, doing, exc) from None
             if all(stale_because(lock) is not None for lock in locks):
                 if isinstance(stack, str) and not all(lock.where.startswith("file://") for lock in locks):
+                    if attempt < LOCK_RACE_RETRIES:
+                        # Most often a run that just ended and is removing its lock: look again.
+                        time.sleep(random.uniform(0.5, 2.5))  # noqa: S311 (a pause, not a secret)
+                        continue
                     raise StackLockedError(
                         f"stack {name} is locked by {locks[0]}, which is gone ({stale_because(locks[0])}); "
                         f"remove the lock with `pulumi cancel --stack {name}` and run again"

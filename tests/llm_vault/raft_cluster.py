@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 import hvac
+import hvac.exceptions
 import requests
 
 from llm_vault import toolchain
@@ -74,9 +75,42 @@ class RaftCluster:
                 result = hvac.Client(url=node.address).sys.initialize(secret_shares=1, secret_threshold=1)
                 self._root_token, self._unseal_key = result["root_token"], result["keys_base64"][0]
             self._unseal(node)
+            if node is self.nodes[0]:
+                # Autopilot keeps a joined node a non-voter until it has been healthy this long
+                # (default 10 s); a cluster of one voter elects no one when that one dies.
+                self._shorten_stabilization(node)
+        self._wait_for_voters(len(self.nodes))
         self.workdir = self.base
         self.address = self.nodes[0].address
         return self
+
+    def _shorten_stabilization(self, node: Node) -> None:
+        deadline = time.monotonic() + READY_SECONDS
+        while True:  # answers 500 until autopilot runs, a moment after the node became active
+            try:
+                self.client_of(node).adapter.post(
+                    "/v1/sys/storage/raft/autopilot/configuration", json={"server_stabilization_time": "2s"}
+                )
+                return
+            except hvac.exceptions.VaultError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def client_of(self, node: Node) -> hvac.Client:
+        return hvac.Client(url=node.address, token=self._root_token)
+
+    def voters(self) -> list[str]:
+        config = self.client_of(self.leader()).adapter.get("/v1/sys/storage/raft/configuration")
+        return [s["node_id"] for s in config["data"]["config"]["servers"] if s["voter"]]
+
+    def _wait_for_voters(self, count: int) -> None:
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline:
+            if len(self.voters()) >= count:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"only {self.voters()} became voters in {READY_SECONDS:.0f}s")
 
     def _launch(self, node: Node, *, join: bool) -> None:
         node.workdir.mkdir(parents=True, exist_ok=True)
@@ -96,7 +130,11 @@ class RaftCluster:
             "}",
             f'api_addr = "{node.address}"',
             f'cluster_addr = "https://127.0.0.1:{node.port + 1}"',
-            "unsafe_allow_api_audit_creation = true",
+            # Declared, as on a production cluster; the same on every node (a node that becomes
+            # leader refuses a declaration that differs from the replicated table): one shared file.
+            'audit "file" "declared-file" {',
+            f"  options {{ file_path = {json.dumps(str(self.base / 'audit.log'))} }}",
+            "}",
         ]
         (node.workdir / "openbao.hcl").write_text("\n".join(config) + "\n")
         with (node.workdir / "server.log").open("ab") as log:

@@ -96,6 +96,8 @@ def test_a_3_node_cluster_whose_leader_dies_mid_apply_completes_or_fails_cleanly
         server: Any = cluster  # address, root_token, workdir, client(): what Driver and the helpers use
         baseline = set(server_objects(server.client()))
         driver = Driver(server, oidc_issuer, tmp_path)
+        # The audit device is declared in the nodes' config (mode "declared"): the stack enables none.
+        driver.base = {**driver.base, "llm-vault:audit": {"mode": "declared"}}
         during = driver.start(KV).finish(kill_on="create", after=30, then=lambda: cluster.stop(leader), may_fail=True)
         if during.returncode != 0:
             error = next(line for line in during.lines if line.startswith("ERROR "))

@@ -181,6 +181,7 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+_STANDBY_CATCHING_UP = "Waiting for the primary to upgrade from non-versioned to versioned data"
 _MULTIERROR = re.compile(r"^\d+ errors? occurred:\s*")
 
 
@@ -245,6 +246,12 @@ class Api:
                         f"attempts: {describe(exc)}",
                         exc,
                     ) from None
+                time.sleep(delay)
+            except hvac.exceptions.InvalidRequest as exc:
+                # A standby (or a new leader) answers a kv-v2 mount it has not caught up with yet
+                # with a 400 that says to wait: transient, like a 503.
+                if delay is None or _STANDBY_CATCHING_UP not in str(exc):
+                    raise self.error(method, path, exc) from None
                 time.sleep(delay)
             except hvac.exceptions.VaultError as exc:
                 raise self.error(method, path, exc) from None
