@@ -142,7 +142,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     if args.action == "up":
         stacks = [check_stack(s.strip()) for s in args.stacks.split(",") if s.strip()]
-        return local_job.up(stacks, prefer=args.runtime)
+        return local_job.up(stacks, prefer=args.runtime, product=args.server)
     if args.action == "status":
         return local_job.status()
     if args.action == "preview":
@@ -208,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("action", choices=("up", "preview", "status", "down"))
     local.add_argument("--stacks", default="dev", help="comma-separated stacks to apply (default dev)")
     local.add_argument("--runtime", choices=("auto", "container", "process"), default="auto")
+    local.add_argument("--server", choices=("openbao", "vault"), default=os.environ.get("SERVER", "openbao"),
+                       help="OpenBao (default) or HashiCorp Vault OSS (no namespaces: per-environment mount paths)")
 
     doctor = sub.add_parser("doctor", help="check address, seal, token, namespace, mount, path and access")
     doctor.add_argument("--address", help="default: VAULT_ADDR (or BAO_ADDR)")

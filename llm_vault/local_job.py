@@ -92,21 +92,45 @@ def overrides_for(stack: str, *, server_address: str, issuer_url: str, workdir: 
     }
 
 
-def up(stacks: list[str], *, prefer: str = "auto") -> int:
+def database_mount(server: local_server.DetachedServer, stack: str) -> str:
+    """The database engine's mount: per environment where the stacks share the root namespace."""
+    return f"{database_job.ENGINE_MOUNT}-{stack}" if server.product == "vault" else database_job.ENGINE_MOUNT
+
+
+def vault_oss_layout(stack: str) -> dict[str, Any]:
+    """A stack on HashiCorp Vault OSS, which has no namespaces: the environment is kept apart by
+    its mount and auth paths instead (``openai-llm-<stack>``, ``jwt-<stack>``, ``approle-<stack>``)."""
+    return {
+        "llm-vault:namespace": "",
+        "llm-vault:kv": {"path": f"openai-llm-{stack}"},
+        "llm-vault:github": {"path": f"jwt-{stack}"},
+        "llm-vault:modelRunner": {"path": f"approle-{stack}"},
+        "llm-vault:pipeline": {
+            "rootNamespaceReason": "the local Vault OSS server of `make run SERVER=vault`: no namespaces, one machine"
+        },
+    }
+
+
+def up(stacks: list[str], *, prefer: str = "auto", product: str = "openbao") -> int:
     workdir = WORKDIR.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "audit").mkdir(exist_ok=True)
 
     server = local_server.detached_state(workdir)
+    if server is not None and _healthy(server.address) and server.product != product:
+        _say(f"stopping the local {server.product} at {server.address}: this run asks for {product}")
+        local_server.stop_detached(workdir)
+        server = None
     if server is not None and _healthy(server.address):
-        _say(f"reusing the local OpenBao at {server.address} ({server.runtime})")
+        _say(f"reusing the local {server.product} at {server.address} ({server.runtime})")
     else:
         if server is not None:
             local_server.stop_detached(workdir)
-        _say("starting a local OpenBao (dev mode, in memory) ...")
+        _say(f"starting a local {'Vault' if product == 'vault' else 'OpenBao'} (dev mode, in memory) ...")
         started = time.monotonic()
-        server = _start_server(workdir, prefer)
-        _say(f"OpenBao {toolchain.OPENBAO_VERSION} at {server.address} ({server.runtime}) "
+        server = _start_server(workdir, prefer, product)
+        version = toolchain.VAULT_VERSION if product == "vault" else toolchain.OPENBAO_VERSION
+        _say(f"{'Vault' if product == 'vault' else 'OpenBao'} {version} at {server.address} ({server.runtime}) "
              f"in {time.monotonic() - started:.1f}s")
     issuer = start_issuer(workdir)
     _say(f"local GitHub-shaped OIDC issuer at {issuer['url']}")
@@ -124,15 +148,16 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
         _say(f"{stack}: {result.summary.result} in {time.monotonic() - started:.1f}s, "
              f"changes {dict(result.summary.resource_changes or {})}")
     print()
-    print(describe(hvac.Client(url=server.address, token=token), stacks))
+    print(describe(hvac.Client(url=server.address, token=token), [s.namespace for s in settings]))
     extra = "" if database is None else database_job.next_steps(
-        Path(sys.executable).parent / "bao", settings[0].namespace or "", database.cluster.port, stacks[0]
+        Path(sys.executable).parent / "bao", settings[0].namespace or "", database.cluster.port, stacks[0],
+        database_mount(server, stacks[0]),
     )
     print(_next_steps(server, issuer, workdir, settings[0], extra))
     return 0
 
 
-def _start_server(workdir: Path, prefer: str) -> local_server.DetachedServer:
+def _start_server(workdir: Path, prefer: str, product: str) -> local_server.DetachedServer:
     """Start this checkout's detached server; a container of ours left without its record (the
     work folder was deleted, or a killed `make run`) is removed first, and said so."""
     name = container_name(workdir)
@@ -142,7 +167,7 @@ def _start_server(workdir: Path, prefer: str) -> local_server.DetachedServer:
         if found:
             _say(f"removing container {name}: left by an earlier `make run` of this checkout, no server recorded")
             subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
-    return local_server.start_detached("dev", workdir=workdir, prefer=prefer, name=name)
+    return local_server.start_detached("dev", workdir=workdir, prefer=prefer, name=name, product=product)
 
 
 def _local_database(workdir: Path, stacks: list[str]) -> database_job.LocalDatabase | None:
@@ -165,9 +190,11 @@ def local_target(
     """The stack as applied to the local server: local issuer, audit file under the work folder,
     and the local database when ``make run`` prepared one for this stack."""
     overrides = overrides_for(stack, server_address=server.address, issuer_url=issuer["url"], workdir=workdir)
+    if server.product == "vault":
+        overrides = automation.deep_merge(overrides, vault_oss_layout(stack))
     database = database_job.running(workdir)
     if database is not None and database.password_file(stack).exists():
-        overrides.update(database.overrides(stack))
+        overrides.update(database.overrides(stack, database_mount(server, stack)))
     return automation.StackTarget(
         stack=stack,
         state_dir=workdir / "pulumi",
@@ -212,26 +239,31 @@ def _healthy(address: str) -> bool:
         return False
 
 
-def describe(client: hvac.Client, namespaces: list[str]) -> str:
-    """What the server holds, read back from it (not from our config)."""
+def describe(client: hvac.Client, namespaces: list[str | None]) -> str:
+    """What the server holds, read back from it (not from our config). A None namespace: the
+    stack lives in the root namespace (Vault OSS), apart by its mount paths."""
     rows: list[tuple[str, str, str, str]] = []
     for path, device in sorted(client.sys.list_enabled_audit_devices().get("data", {}).items()):
         target = device["options"].get("file_path", "")
         rows.append(("(root)", "audit", path.rstrip("/"), f"{device['type']} -> {target}"))
     rows += _auth_rows(client, "(root)")  # this project's pipeline roles live in the root namespace
-    listed = _namespaces(client) if namespaces else []
-    for ns in namespaces:
-        if f"{ns}/" not in listed:
+    listed = _namespaces(client) if any(namespaces) else []
+    for ns in dict.fromkeys(namespaces):
+        if ns is None:
+            c, ns = client, "(root)"
+        elif f"{ns}/" not in listed:
             rows.append((ns, "namespace", ns, "MISSING"))
             continue
-        c = hvac.Client(url=client.url, token=client.token, namespace=ns)
-        rows.append((ns, "namespace", ns, ""))
+        else:
+            c = hvac.Client(url=client.url, token=client.token, namespace=ns)
+            rows.append((ns, "namespace", ns, ""))
         for path, mount in sorted(c.sys.list_mounted_secrets_engines().get("data", {}).items()):
             if mount["type"] == "kv" and (mount.get("options") or {}).get("version") == "2":
                 cfg = c.secrets.kv.v2.read_configuration(mount_point=path.rstrip("/"))["data"]
                 rows.append((ns, "kv-v2 mount", path.rstrip("/"),
                              f"max_versions={cfg['max_versions']} cas_required={cfg['cas_required']}"))
-        rows += _auth_rows(c, ns)
+        if c is not client:  # (the root's auth methods are listed above)
+            rows += _auth_rows(c, ns)
         rows += _database_rows(c, ns)
         # `list` answers None when there is nothing to list (a half-applied stack: no roles yet).
         for role in (c.list("auth/token/roles") or {}).get("data", {}).get("keys", []):
@@ -340,6 +372,8 @@ def down() -> int:
         if _issuer_alive(state):
             os.kill(state["pid"], signal.SIGTERM)
         path.unlink()
+    recorded = local_server.detached_state(workdir)
+    product = "Vault" if recorded is not None and recorded.product == "vault" else "OpenBao"
     stopped = local_server.stop_detached(workdir)
     if database_job.stop(workdir):
         print("stopped the local PostgreSQL")
@@ -347,5 +381,5 @@ def down() -> int:
     import shutil
 
     shutil.rmtree(workdir / "pulumi", ignore_errors=True)
-    print("stopped the local OpenBao" if stopped else "no local OpenBao was running")
+    print(f"stopped the local {product}" if stopped else "no local OpenBao or Vault was running")
     return 0

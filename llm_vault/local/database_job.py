@@ -57,12 +57,12 @@ class LocalDatabase:
     def password_file(self, stack: str) -> Path:
         return self.workdir / f"postgres-{engine_root(stack)}.password"
 
-    def overrides(self, stack: str) -> dict[str, Any]:
-        """The ``llm-vault:databases`` declaration of this run for ``stack``."""
+    def overrides(self, stack: str, mount: str = ENGINE_MOUNT) -> dict[str, Any]:
+        """The ``llm-vault:databases`` declaration of this run for ``stack`` (engine at ``mount``)."""
         url = f"postgresql://{{{{username}}}}:{{{{password}}}}@{HOST}:{self.cluster.port}/{database_name(stack)}"
         return {
             "llm-vault:databases": {
-                "path": ENGINE_MOUNT,
+                "path": mount,
                 "connections": [
                     {
                         "name": CONNECTION,
@@ -152,13 +152,13 @@ def stop(workdir: Path) -> bool:
     return True
 
 
-def next_steps(bao: Path, namespace: str, port: int, stack: str) -> str:
+def next_steps(bao: Path, namespace: str, port: int, stack: str, mount: str = ENGINE_MOUNT) -> str:
     """Commands that work as printed: a login from the engine, then psql with it (never a password
     on screen: the credentials go from `bao` straight into psql's environment)."""
     ns = f"-namespace={namespace} " if namespace else ""
     py = Path(bao).parent / "python"
     fetch = (
-        f"eval \"$({bao} read {ns}-format=json {ENGINE_MOUNT}/creds/{READONLY_ROLE} | {py} -c "
+        f"eval \"$({bao} read {ns}-format=json {mount}/creds/{READONLY_ROLE} | {py} -c "
         "'import json,sys; d=json.load(sys.stdin)[\"data\"]; "
         "print(\"export PGUSER=%s PGPASSWORD=%s\" % (d[\"username\"], d[\"password\"]))')\""
     )
@@ -167,5 +167,5 @@ def next_steps(bao: Path, namespace: str, port: int, stack: str) -> str:
         f"  # a one-hour PostgreSQL login from the {stack} stack's database engine ({READONLY_ROLE}), then a query:",
         f"  {fetch}",
         f"  {psql_bin()} -h {HOST} -p {port} -d {database_name(stack)} -c '{query}'",
-        f"  {bao} lease revoke {ns}-prefix {ENGINE_MOUNT}/creds/{READONLY_ROLE}   # ends every such login at once",
+        f"  {bao} lease revoke {ns}-prefix {mount}/creds/{READONLY_ROLE}   # ends every such login at once",
     ])
