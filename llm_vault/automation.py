@@ -55,6 +55,8 @@ STALE_LOCK_MINUTES = 60
 LOCK_RACE_RETRIES = 3
 
 T = TypeVar("T")
+# What the PostgreSQL backend answers when two runs open a stack of a fresh database at once.
+_OPEN_RACES = ("failed to create table", "sql: no rows in result set")
 
 
 def default_state_dir() -> Path:
@@ -196,10 +198,11 @@ def open_stack(
                     stack_name=target.stack, project_name=PROJECT, program=program, opts=workspace
                 )
             except auto.CommandError as exc:
-                # Two first runs on an empty PostgreSQL database both create the state table; the
-                # loser's CREATE fails on PostgreSQL's catalogue ("duplicate key … pg_type"). The
-                # table is there now.
-                if "failed to create table" not in str(exc) or attempt == 2:
+                # Two first runs on an empty PostgreSQL database race in the backend: both create the
+                # state table (the loser's CREATE fails on PostgreSQL's catalogue, "duplicate key …
+                # pg_type"), or one lists a row the other is writing ("sql: no rows in result set").
+                # Both are over a moment later.
+                if not any(sign in str(exc) for sign in _OPEN_RACES) or attempt == 2:
                     raise
                 time.sleep(random.uniform(0.2, 1.0))  # noqa: S311 (a pause, not a secret)
         raise AssertionError("unreachable")

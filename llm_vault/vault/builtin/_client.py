@@ -29,7 +29,7 @@ import hvac
 import hvac.exceptions
 import requests
 
-from vault_secrets.http import guarded_session, scrub
+from vault_secrets.http import UnsafeRedirect, guarded_session, scrub
 
 ADOPT_KEY = "llm-vault:adopt"
 REQUEST_TIMEOUT_SECONDS = 10
@@ -171,13 +171,17 @@ _STATUS = {
     hvac.exceptions.BadGateway: "502 Bad Gateway",
     hvac.exceptions.VaultDown: "503 Unavailable (sealed or standby)",
 }
-_TRANSIENT: tuple[type[BaseException], ...] = (
+TRANSIENT: tuple[type[BaseException], ...] = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
     hvac.exceptions.InternalServerError,
     hvac.exceptions.BadGateway,
     hvac.exceptions.VaultDown,
     hvac.exceptions.RateLimitExceeded,
+    # A standby that cannot forward (its cluster is electing a leader) redirects to the active
+    # node. The redirect is never followed (it would carry the token to another address); asked
+    # again a moment later, the standby forwards.
+    UnsafeRedirect,
 )
 
 
@@ -238,7 +242,7 @@ class Api:
         for delay in (*RETRY_DELAYS_SECONDS, None):
             try:
                 return fn()
-            except _TRANSIENT as exc:
+            except TRANSIENT as exc:
                 scrub(exc)
                 if delay is None:
                     raise VaultObjectError(

@@ -19,6 +19,7 @@ into Pulumi's create/read/diff/update/delete with these rules:
 from __future__ import annotations
 
 import dataclasses
+import time
 import typing
 from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar
@@ -46,6 +47,8 @@ UNDECLARED_KEY = "undeclared_settings"
 # else's object was there before we started" (which create would have refused) without a
 # journal of its own. Never a record field: diff, create and read ignore it.
 RECOVERABLE_KEY = "__recoverable_create"
+# How long a create whose write got no answer waits for the server to answer a read again.
+AMBIGUOUS_WRITE_WAIT_SECONDS = 20.0
 # Keys of the inputs and outputs that are not the object's settings (reports leave them out).
 INTERNAL_KEYS = frozenset({PROVIDER_KEY, RECOVERABLE_KEY})
 
@@ -286,8 +289,38 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
                 )
             current = self.merged(args, live)
             self.check_adoptable(args, current)
-        self.write(api, args, current)
+        try:
+            self.write(api, args, current)
+        except VaultObjectError:
+            if current is not None or not self._there_now(api, args):
+                raise
+            # A write whose answer was lost (a leader that died mid-request, a dropped connection)
+            # and whose retry was refused (the object is there now): the object this create found
+            # absent a moment ago holds what we declared. Failing would leave it on the server and
+            # out of the state, and every later up would refuse it as someone else's. An object
+            # that differs (a write refused halfway) still fails, with the server's reason.
         return dyn.CreateResult(id_=self.adoption_key(args), outs=self.outs(args))
+
+    def _there_now(self, api: Api, args: A) -> bool:
+        """Whether the object is on the server as declared, once the server answers again (a raft cluster
+        answers after it elected a new leader, which first commits what the old one replicated).
+        Gives up after ``AMBIGUOUS_WRITE_WAIT_SECONDS``: then the create fails as it would have."""
+        deadline = time.monotonic() + AMBIGUOUS_WRITE_WAIT_SECONDS
+        while True:
+            try:
+                live = self.fetch(api, args)
+            except VaultObjectError as exc:
+                if not isinstance(exc.cause, _client.TRANSIENT) or time.monotonic() > deadline:
+                    return False
+                time.sleep(1.0)
+                continue
+            if live is None or not self.occupied(live):
+                return False
+            merged = self.merged(args, live)
+            return all(
+                self.canonical(f.name, getattr(merged, f.name)) == self.canonical(f.name, getattr(args, f.name))
+                for f in dataclasses.fields(self.args_type)
+            )
 
     def merged(self, declared: A, live: dict[str, Any]) -> A:
         """The live object as a record: each field as declared when the server's value means the
