@@ -3,7 +3,7 @@ STACK ?= dev
 PY := .venv/bin/python
 CLI := $(PY) -m llm_vault.cli
 
-.PHONY: bootstrap run down status test test-unit lint preview up drift destroy matrix bench
+.PHONY: bootstrap run down status test test-unit lint preview up drift destroy matrix bench bench-synthetic
 
 bootstrap:  ## install everything (pinned), start Docker, build the OpenBao image
 	@bash scripts/bootstrap.sh
@@ -42,5 +42,8 @@ destroy: bootstrap
 matrix: bootstrap  ## render policies/expectations.yaml as an access matrix (markdown + HTML) in reports/
 	@$(PY) -m llm_vault.access_matrix --out reports/
 
-bench: bootstrap  ## provider-layer benchmark (prints figures; asserts nothing)
-	@$(PY) benchmarks/bench_bindings.py
+bench: bootstrap  ## the program at N = 50, 500, 2000 bindings vs one bao process per object (prints figures; asserts nothing)
+	@$(PY) benchmarks/bench_program.py $(BENCH_ARGS)
+
+bench-synthetic: bootstrap  ## the engine alone: N role+policy pairs, no program (prints figures)
+	@$(PY) benchmarks/bench_bindings.py $(BENCH_ARGS)
