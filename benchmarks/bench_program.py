@@ -101,52 +101,71 @@ def _descendants(pid: int) -> Iterator[int]:
         stack.extend(parents.get(child, []))
 
 
-def _rss_and_kind(pid: int) -> tuple[int, str] | None:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _usage(pid: int) -> tuple[int, float, str] | None:
+    """(RSS bytes, CPU seconds so far, kind) of one process."""
     try:
         with open(f"/proc/{pid}/status") as f:
             rss = next((int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:")), 0)
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (OSError, StopIteration):
+    except (OSError, ValueError, IndexError):
         return None
     exe = Path(cmdline[0].decode(errors="replace")).name if cmdline and cmdline[0] else ""
     joined = b" ".join(cmdline)
     if b"pulumi-resource-pulumi-python" in joined or b"llm_vault.vault.builtin.host" in joined:
-        return rss, "provider host"
+        return rss, cpu, "provider host"
     if exe == "pulumi":
-        return rss, "engine"
-    return rss, "other"
+        return rss, cpu, "engine"
+    return rss, cpu, "other"
+
+
+PROGRAM = "program (this process)"
+KINDS = ("engine", "provider host", PROGRAM)
 
 
 @dataclass
-class MemoryPeak:
-    """Peak resident memory while an operation runs: the engine (``pulumi``), the provider host,
-    and this process (the program runs inline here), each and at the same instant in all."""
+class Usage:
+    """While an operation runs: peak resident memory of the engine (``pulumi``), the provider
+    host and this process (the program runs inline here), each and at one instant in all; and
+    the CPU seconds each used (a process that ends between two samples loses its last 0.2 s)."""
 
     peaks: dict[str, int] = field(default_factory=dict)
     total: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
 
-    def merge(self, other: MemoryPeak) -> None:
+    def merge(self, other: Usage) -> None:
         for k, v in other.peaks.items():
             self.peaks[k] = max(self.peaks.get(k, 0), v)
         self.total = max(self.total, other.total)
+        for k, c in other.cpu.items():
+            self.cpu[k] = self.cpu.get(k, 0.0) + c
 
 
 @contextmanager
-def sampling_memory(into: MemoryPeak, interval: float = 0.2) -> Iterator[None]:
+def sampling(into: Usage, interval: float = 0.2) -> Iterator[None]:
     stop = threading.Event()
     me = os.getpid()
+    cpu_seen: dict[int, tuple[str, float, float]] = {}  # pid -> (kind, CPU first seen, CPU last seen)
+    own_start = os.times()
 
     def sample() -> None:
         while not stop.is_set():
             now: dict[str, int] = {}
             for pid in _descendants(me):
-                found = _rss_and_kind(pid)
+                found = _usage(pid)
                 if found:
-                    now[found[1]] = now.get(found[1], 0) + found[0]
-            own = _rss_and_kind(me)
-            now["program (this process)"] = own[0] if own else 0
-            relevant = now.get("engine", 0) + now.get("provider host", 0) + now["program (this process)"]
-            into.total = max(into.total, relevant)
+                    rss, cpu, kind = found
+                    now[kind] = now.get(kind, 0) + rss
+                    first = cpu_seen[pid][1] if pid in cpu_seen else cpu
+                    cpu_seen[pid] = (kind, first, cpu)
+            own = _usage(me)
+            now[PROGRAM] = own[0] if own else 0
+            into.total = max(into.total, sum(now.get(k, 0) for k in KINDS))
             for k, v in now.items():
                 into.peaks[k] = max(into.peaks.get(k, 0), v)
             stop.wait(interval)
@@ -158,16 +177,21 @@ def sampling_memory(into: MemoryPeak, interval: float = 0.2) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+        own_end = os.times()
+        into.cpu[PROGRAM] = (own_end.user - own_start.user) + (own_end.system - own_start.system)
+        for kind, _first, last in cpu_seen.values():
+            # Each engine run starts its own engine and provider host: all their CPU is this run's.
+            into.cpu[kind] = into.cpu.get(kind, 0.0) + last
 
 
-def timed(fn: Callable[[], object], memory: MemoryPeak | None = None) -> tuple[float, Any]:
-    peak = MemoryPeak()
+def timed(fn: Callable[[], object], usage: Usage | None = None) -> tuple[float, Any]:
+    peak = Usage()
     start = time.perf_counter()
-    with sampling_memory(peak):
+    with sampling(peak):
         result = fn()
     elapsed = time.perf_counter() - start
-    if memory is not None:
-        memory.merge(peak)
+    if usage is not None:
+        usage.merge(peak)
     return elapsed, result
 
 
@@ -177,19 +201,27 @@ def timed(fn: Callable[[], object], memory: MemoryPeak | None = None) -> tuple[f
 @dataclass
 class EngineRun:
     figures: dict[str, float] = field(default_factory=dict)
-    memory: MemoryPeak = field(default_factory=MemoryPeak)
+    memory: Usage = field(default_factory=Usage)
+    steps: dict[str, Usage] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     resources: int = 0
     state_bytes: int = 0
 
 
-def bench_engine(server: OpenBaoServer, issuer: GitHubOidcIssuer, n: int, state_dir: Path) -> EngineRun:
+def bench_engine(
+    server: OpenBaoServer, issuer: GitHubOidcIssuer, n: int, state_dir: Path, profile: Path | None = None
+) -> EngineRun:
     run = EngineRun()
     deployment = Deployment(server, issuer, state_dir, extra_overrides={STACK: bindings_override(n)})
     changed = bindings_override(n, first_ttl="10m")
 
     def step(label: str, fn: Callable[[], Any]) -> Any:
-        seconds, result = timed(fn, run.memory)
+        if profile is not None:
+            profiling.point_at(profile / f"n{n}" / label.replace(" ", "_"))
+        usage = Usage()
+        seconds, result = timed(fn, usage)
+        run.memory.merge(usage)
+        run.steps[label] = usage
         run.figures[label] = seconds
         print(f"    {label:<40} {seconds:8.2f} s", flush=True)
         return result
@@ -232,6 +264,69 @@ def checkpoint_size(state_dir: Path) -> int:
     stacks = state_dir / "backend" / ".pulumi" / "stacks"
     found = [p for p in stacks.rglob(f"{STACK}.json*") if not p.name.endswith(".bak")]
     return sum(p.stat().st_size for p in found)
+
+
+class profiling:  # a namespace of helpers for --profile
+    """``--profile DIR``: the engine's Go profiles (``pulumi --profiling``) and the provider host's
+    cProfile (``LLM_VAULT_HOST_PROFILE``), one folder per operation, summarised at the end."""
+
+    PREFIX_ENV = "LLM_VAULT_BENCH_ENGINE_PROFILE"
+
+    @staticmethod
+    def install(folder: Path) -> None:
+        """Run the engine through a wrapper that adds ``--profiling`` (a global flag of the CLI)."""
+        from pulumi import automation as auto
+
+        from llm_vault import engine
+
+        real = engine.pulumi_command().command
+        wrapper = folder / "pulumi-root" / "bin" / "pulumi"
+        wrapper.parent.mkdir(parents=True, exist_ok=True)
+        wrapper.write_text(
+            f'#!/bin/sh\nexec "{real}" --profiling "${{{profiling.PREFIX_ENV}:-{folder}/engine}}" "$@"\n'
+        )
+        wrapper.chmod(0o755)
+        command = auto.PulumiCommand(root=str(wrapper.parent.parent))
+        engine.pulumi_command = lambda: command  # type: ignore[assignment]
+
+    @staticmethod
+    def point_at(folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ[profiling.PREFIX_ENV] = str(folder / "engine")
+        os.environ["LLM_VAULT_HOST_PROFILE"] = str(folder / "host")
+
+    @staticmethod
+    def summarise(folder: Path, top: int = 18) -> None:
+        import pstats
+
+        for step_dir in sorted(p for p in folder.glob("n*/*") if p.is_dir()):
+            print(f"\n=== profile: {step_dir.relative_to(folder)}")
+            calls: dict[str, list[float]] = {}
+            for f in (step_dir / "host").glob("*.calls.json"):
+                for method, (count, seconds) in json.loads(f.read_text()).items():
+                    total = calls.setdefault(method, [0, 0.0])
+                    total[0] += count
+                    total[1] += seconds
+            for method, (count, seconds) in sorted(calls.items(), key=lambda kv: -kv[1][1]):
+                per_call = 1000 * seconds / count
+                print(f"  host {method:<8} {int(count):6d} calls {seconds:8.2f} s  {per_call:6.1f} ms/call")
+            stats_files = [str(p) for p in (step_dir / "host").glob("*.pstats")]
+            if stats_files:
+                print("  host cProfile, by own time:")
+                stats = pstats.Stats(*stats_files, stream=sys.stdout)
+                stats.sort_stats("tottime").print_stats(top)
+            # The engine run that did the work is the one with the largest CPU profile.
+            cpus = sorted((step_dir).glob("engine.*.cpu"), key=lambda p: p.stat().st_size)
+            if cpus:
+                from llm_vault import toolchain as tc
+
+                out = subprocess.run(
+                    ["go", "tool", "pprof", "-top", "-cum", f"-nodecount={top + 12}", str(tc.pulumi_bin()),
+                     str(cpus[-1])],
+                    capture_output=True, text=True, check=False,
+                )
+                print("  engine CPU profile (cumulative):")
+                print("\n".join("    " + line for line in (out.stdout or out.stderr).splitlines()))
 
 
 # -- the baselines -----------------------------------------------------------------------------
@@ -331,6 +426,13 @@ def print_table(results: dict[int, EngineRun], baselines: dict[int, dict[str, fl
     print(f"  {'peak RSS, engine + host + program':<40}" + "".join(f"{_mb(results[n].memory.total):>20}" for n in ns))
     for kind in ("engine", "provider host", "program (this process)"):
         print(f"  {'  ' + kind:<40}" + "".join(f"{_mb(results[n].memory.peaks.get(kind, 0)):>20}" for n in ns))
+    print("\nCPU seconds: engine / provider host / program (this process)")
+    for label in labels:
+        cells = []
+        for n in ns:
+            cpu = results[n].steps[label].cpu
+            cells.append("/".join(f"{cpu.get(k, 0):.1f}" for k in KINDS))
+        print(f"  {label:<40}" + "".join(f"{c:>20}" for c in cells))
     if baselines:
         print("\nratios")
         for n in ns:
@@ -394,11 +496,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the engine and provider host (a lever to measure)")
     parser.add_argument("--skip-baselines", action="store_true", help="measure the engine only")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="profile the engine (Go pprof) and the provider host (cProfile) into DIR")
     options = parser.parse_args(argv)
     for item in options.env:
         key, _, value = item.partition("=")
         os.environ[key] = value
     os.environ.pop("PULUMI_BACKEND_URL", None)  # our state goes to the temp folder
+    if options.profile is not None:
+        options.profile = options.profile.resolve()
+        profiling.install(options.profile)
 
     load_start = os.getloadavg()
     results: dict[int, EngineRun] = {}
@@ -416,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             for n in options.n:
                 print(f"\nN={n} bindings (stack {STACK}: {n} JWT roles + the stack's fixed objects)", flush=True)
                 try:
-                    results[n] = bench_engine(server, issuer, n, root / f"state-{n}")
+                    results[n] = bench_engine(server, issuer, n, root / f"state-{n}", options.profile)
                 except Exception as exc:  # report and go on: a failure at one N is a figure too
                     print(f"    FAILED: {type(exc).__name__}: {str(exc).strip().splitlines()[-1:]}")
                     failed.add(n)
@@ -434,6 +541,8 @@ def main(argv: list[str] | None = None) -> int:
     if results:
         print_table(results, baselines)
     print_targets(results, baselines, failed)
+    if options.profile is not None:
+        profiling.summarise(options.profile)
     load_end = os.getloadavg()
     print(f"\nload average at start {' '.join(f'{x:.2f}' for x in load_start)}, "
           f"at end {' '.join(f'{x:.2f}' for x in load_end)} (1, 5, 15 min; {os.cpu_count()} CPUs)")
