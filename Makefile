@@ -8,8 +8,8 @@ CLI := $(PY) -m llm_vault.cli
 bootstrap:  ## install everything (pinned), start Docker, build the OpenBao image
 	@bash scripts/bootstrap.sh
 
-run: bootstrap  ## the main job: a local OpenBao provisioned with the dev stack, and what it holds
-	@$(CLI) local up --stacks $(or $(STACKS),dev)
+run: bootstrap  ## the main job: a local OpenBao (SERVER=vault: HashiCorp Vault) provisioned with the dev stack, and what it holds
+	@$(CLI) local up --stacks $(or $(STACKS),dev) --server $(or $(SERVER),openbao)
 
 status:
 	@$(CLI) local status

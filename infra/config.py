@@ -726,7 +726,18 @@ def _pipeline(
     if raw is None:
         return None
     raw = _obj(raw, key)
-    _no_unknown(raw, {"path", "bindings"}, key)
+    _no_unknown(raw, {"path", "bindings", "rootNamespaceReason"}, key)
+    if not placeholders["ns"] and not raw.get("rootNamespaceReason"):
+        # Without a namespace the apply policy's grants (auth mounts, policies, the kv mount) sit
+        # in the root namespace beside everything else on the server: opt in knowingly.
+        raise ConfigError(
+            key,
+            "with llm-vault:namespace '' the pipeline's apply token manages this stack's objects in the ROOT "
+            "namespace, beside every other tenant's; give the stack a namespace, or state why under "
+            "llm-vault:pipeline.rootNamespaceReason",
+        )
+    if "rootNamespaceReason" in raw:
+        _str(raw, "rootNamespaceReason", key, required=True)
     path = _mount_path(raw, "path", key, f"github-pipeline-{environment}")
     if path == github.path:
         raise ConfigError(f"{key}.path", f"must differ from llm-vault:github.path ({github.path!r})")
@@ -902,23 +913,27 @@ def load_policies(policy_dir: Path, placeholders: str | dict[str, str], *, key: 
     values = {"kv_mount": placeholders} if isinstance(placeholders, str) else dict(placeholders)
     if not policy_dir.is_dir():
         raise ConfigError(key, f"policy folder {policy_dir} is missing")
-    policies: list[Policy] = []
-    for path in sorted(policy_dir.glob("*.hcl")):
-        file_key = f"{key}[{path.name}]"
-        if not _NAME.match(path.stem):
-            raise ConfigError(file_key, f"policy file name {path.stem!r} is not a valid policy name")
-        try:
-            text = string.Template(path.read_text()).substitute(values)
-        except KeyError as missing:
-            unknown = f"${{{missing.args[0]}}}"
-            raise ConfigError(file_key, f"unknown placeholder {unknown}; known: {sorted(values)}") from None
-        except ValueError as bad:
-            raise ConfigError(file_key, f"malformed placeholder ({bad}); write a literal $ as $$") from None
-        _check_policy_hcl(text, file_key)
-        policies.append(Policy(name=path.stem, text=text))
+    policies = [render_policy_file(path, values, key=key) for path in sorted(policy_dir.glob("*.hcl"))]
     if not policies:
         raise ConfigError(key, f"no *.hcl policy files in {policy_dir}")
     return tuple(policies)
+
+
+def render_policy_file(path: Path, values: Mapping[str, str], *, key: str = "policies") -> Policy:
+    """The one policy renderer (the program, the access matrix and the tests all use it): the
+    file's placeholders filled from ``values``, checked as HCL; named by the file stem."""
+    file_key = f"{key}[{path.name}]"
+    if not _NAME.match(path.stem):
+        raise ConfigError(file_key, f"policy file name {path.stem!r} is not a valid policy name")
+    try:
+        text = string.Template(path.read_text()).substitute(values)
+    except KeyError as missing:
+        unknown = f"${{{missing.args[0]}}}"
+        raise ConfigError(file_key, f"unknown placeholder {unknown}; known: {sorted(values)}") from None
+    except ValueError as bad:
+        raise ConfigError(file_key, f"malformed placeholder ({bad}); write a literal $ as $$") from None
+    _check_policy_hcl(text, file_key)
+    return Policy(name=path.stem, text=text)
 
 
 def _check_policy_hcl(text: str, key: str) -> None:

@@ -19,9 +19,9 @@ import argparse
 import html
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -47,8 +47,11 @@ CAPABILITIES = frozenset({"create", "read", "update", "patch", "delete", "list",
 
 
 def render_policy(path: Path, kv_mount: str) -> str:
-    """The policy text of ``path`` with ``${kv_mount}`` filled in (any other ``$`` placeholder fails)."""
-    return string.Template(Path(path).read_text()).substitute(kv_mount=kv_mount)
+    """The policy text of ``path`` with ``${kv_mount}`` filled in, by the program's own renderer
+    (``infra.config.render_policy_file``: any other placeholder is a ``ConfigError``)."""
+    from infra.config import render_policy_file
+
+    return render_policy_file(Path(path), {"kv_mount": kv_mount}).text
 
 
 def policy_files(policy_dir: Path = POLICY_DIR) -> dict[str, Path]:
@@ -66,6 +69,8 @@ class Expectations:
     kv_mount: str
     # policy -> path -> capabilities (("deny",) when nothing is granted)
     policies: dict[str, dict[str, tuple[str, ...]]]
+    # Policies the program generates rather than reads from a file (database grants): name -> text.
+    generated: dict[str, str] = field(default_factory=dict)
 
     def paths(self) -> list[str]:
         """Every path of any table, first-seen order (the YAML groups them sensibly)."""
@@ -87,8 +92,29 @@ def _capability_rows(path: Path, policy: str, table: dict[str, list[str]]) -> di
 
 def load_expectations(path: Path = EXPECTATIONS_FILE) -> Expectations:
     raw = yaml.safe_load(Path(path).read_text())
-    policies = {policy: _capability_rows(path, policy, table) for policy, table in raw["policies"].items()}
-    return Expectations(kv_mount=raw["kv_mount"], policies=policies)
+    tables = {**raw["policies"], **(raw.get("generated_policies") or {})}
+    policies = {policy: _capability_rows(path, policy, table) for policy, table in tables.items()}
+    return Expectations(kv_mount=raw["kv_mount"], policies=policies, generated=_generated_database_grants(path, raw))
+
+
+def _generated_database_grants(path: Path, raw: dict[str, Any]) -> dict[str, str]:
+    """The database grant policies as the program renders them (infra.config_databases)."""
+    from infra.config_databases import Grant, grant_policy, grant_policy_name
+
+    spec = raw.get("generated_database_grants")
+    if not spec:
+        return {}
+    assert isinstance(spec, dict)
+    texts = {}
+    for role, kind in spec["grants"].items():
+        if kind not in ("dynamic", "static"):
+            raise ValueError(f"{path}: generated_database_grants.grants[{role!r}]: 'dynamic' or 'static'")
+        grant = Grant(role=role, identities=("model-runner",), static=kind == "static")
+        texts[grant_policy_name(grant)] = grant_policy(spec["mount"], grant)
+    missing = set(texts) ^ set(raw.get("generated_policies") or {})
+    if missing:
+        raise ValueError(f"{path}: generated_policies and generated_database_grants disagree on {sorted(missing)}")
+    return texts
 
 
 # --------------------------------------------------------------------------------------------------
@@ -105,8 +131,10 @@ def pipeline_values(placeholders: Mapping[str, str]) -> dict[str, str]:
 
 
 def render_pipeline_policy(path: Path, placeholders: Mapping[str, str]) -> str:
-    """The pipeline policy text of ``path`` rendered like infra/config.py (an unknown placeholder fails)."""
-    return string.Template(Path(path).read_text()).substitute(pipeline_values(placeholders))
+    """The pipeline policy text of ``path``, by the program's own renderer (an unknown placeholder fails)."""
+    from infra.config import render_policy_file
+
+    return render_policy_file(Path(path), pipeline_values(placeholders), key="pipeline.policies").text
 
 
 def load_pipeline_policies(placeholders: Mapping[str, str], policy_dir: Path = PIPELINE_POLICY_DIR) -> dict[str, str]:

@@ -27,7 +27,7 @@ from typing import Any
 from infra.config import ConfigError, Settings
 from llm_vault import automation
 from llm_vault.connection_guard import check_connection_config
-from llm_vault.stackfiles import STACKS
+from llm_vault.stackfiles import STACKS, UnknownStack, check_stack
 
 EXIT_CONFIG = 1
 EXIT_DRIFT = 2
@@ -141,12 +141,12 @@ def cmd_local(args: argparse.Namespace) -> int:
     from llm_vault import local_job
 
     if args.action == "up":
-        stacks = [s.strip() for s in args.stacks.split(",") if s.strip()]
-        return local_job.up(stacks, prefer=args.runtime)
+        stacks = [check_stack(s.strip()) for s in args.stacks.split(",") if s.strip()]
+        return local_job.up(stacks, prefer=args.runtime, product=args.server)
     if args.action == "status":
         return local_job.status()
     if args.action == "preview":
-        return local_job.preview(args.stacks.split(",")[0].strip())
+        return local_job.preview(check_stack(args.stacks.split(",")[0].strip()))
     return local_job.down()
 
 
@@ -190,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def stack_cmd(name: str, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_)
-        p.add_argument("--stack", choices=STACKS, default=os.environ.get("STACK", "dev"))
+        # Any Pulumi.<name>.yaml is a stack (checked in main(), with the list of stacks there are).
+        p.add_argument("--stack", default=os.environ.get("STACK", "dev"), help=f"one of {', '.join(STACKS)}")
         p.add_argument("--state-dir", help="local state folder (default .state/; PULUMI_BACKEND_URL wins)")
         return p
 
@@ -199,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--report", help="write the markdown report here instead of printing it")
         p.add_argument("--quiet", action="store_true", help="do not stream the engine's output")
     up = stack_cmd("up", "refresh, then apply")
-    up.add_argument("--all", action="store_true", help="every stack, dev then staging then prod")
+    up.add_argument("--all", action="store_true", help="every stack, in promotion order: " + ", ".join(STACKS))
     destroy = stack_cmd("destroy", "delete the stack's objects (protected ones refuse)")
     destroy.add_argument("--yes", action="store_true")
 
@@ -207,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("action", choices=("up", "preview", "status", "down"))
     local.add_argument("--stacks", default="dev", help="comma-separated stacks to apply (default dev)")
     local.add_argument("--runtime", choices=("auto", "container", "process"), default="auto")
+    local.add_argument("--server", choices=("openbao", "vault"), default=os.environ.get("SERVER", "openbao"),
+                       help="OpenBao (default) or HashiCorp Vault OSS (no namespaces: per-environment mount paths)")
 
     doctor = sub.add_parser("doctor", help="check address, seal, token, namespace, mount, path and access")
     doctor.add_argument("--address", help="default: VAULT_ADDR (or BAO_ADDR)")
@@ -219,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "stack", None) is not None:
+            check_stack(args.stack)
         if args.command == "preview":
             return cmd_preview(args)
         if args.command == "drift":
@@ -232,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_local(args)
     except ConfigError as err:
         print(f"config error: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    except UnknownStack as err:
+        print(f"error: {err}", file=sys.stderr)
         return EXIT_CONFIG
 
 

@@ -21,6 +21,7 @@ import hvac
 
 from infra.config import Settings
 from llm_vault import automation, toolchain
+from llm_vault.local import database_job
 from llm_vault.local import server as local_server
 
 WORKDIR = Path(os.environ.get("LLM_VAULT_LOCAL_DIR", toolchain.REPO_ROOT / ".state" / "local"))
@@ -83,26 +84,51 @@ def overrides_for(stack: str, *, server_address: str, issuer_url: str, workdir: 
     }
 
 
-def up(stacks: list[str], *, prefer: str = "auto") -> int:
+def database_mount(server: local_server.DetachedServer, stack: str) -> str:
+    """The database engine's mount: per environment where the stacks share the root namespace."""
+    return f"{database_job.ENGINE_MOUNT}-{stack}" if server.product == "vault" else database_job.ENGINE_MOUNT
+
+
+def vault_oss_layout(stack: str) -> dict[str, Any]:
+    """A stack on HashiCorp Vault OSS, which has no namespaces: the environment is kept apart by
+    its mount and auth paths instead (``openai-llm-<stack>``, ``jwt-<stack>``, ``approle-<stack>``)."""
+    return {
+        "llm-vault:namespace": "",
+        "llm-vault:kv": {"path": f"openai-llm-{stack}"},
+        "llm-vault:github": {"path": f"jwt-{stack}"},
+        "llm-vault:modelRunner": {"path": f"approle-{stack}"},
+        "llm-vault:pipeline": {
+            "rootNamespaceReason": "the local Vault OSS server of `make run SERVER=vault`: no namespaces, one machine"
+        },
+    }
+
+
+def up(stacks: list[str], *, prefer: str = "auto", product: str = "openbao") -> int:
     workdir = WORKDIR.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "audit").mkdir(exist_ok=True)
 
     server = local_server.detached_state(workdir)
+    if server is not None and _healthy(server.address) and server.product != product:
+        _say(f"stopping the local {server.product} at {server.address}: this run asks for {product}")
+        local_server.stop_detached(workdir)
+        server = None
     if server is not None and _healthy(server.address):
-        _say(f"reusing the local OpenBao at {server.address} ({server.runtime})")
+        _say(f"reusing the local {server.product} at {server.address} ({server.runtime})")
     else:
         if server is not None:
             local_server.stop_detached(workdir)
-        _say("starting a local OpenBao (dev mode, in memory) ...")
+        _say(f"starting a local {'Vault' if product == 'vault' else 'OpenBao'} (dev mode, in memory) ...")
         started = time.monotonic()
-        server = local_server.start_detached("dev", workdir=workdir, prefer=prefer)
-        _say(f"OpenBao {toolchain.OPENBAO_VERSION} at {server.address} ({server.runtime}) "
+        server = local_server.start_detached("dev", workdir=workdir, prefer=prefer, product=product)
+        version = toolchain.VAULT_VERSION if product == "vault" else toolchain.OPENBAO_VERSION
+        _say(f"{'Vault' if product == 'vault' else 'OpenBao'} {version} at {server.address} ({server.runtime}) "
              f"in {time.monotonic() - started:.1f}s")
     issuer = start_issuer(workdir)
     _say(f"local GitHub-shaped OIDC issuer at {issuer['url']}")
 
     token = server.token_file.read_text().strip()
+    database = _local_database(workdir, stacks)
     targets = [local_target(stack, server, issuer, workdir) for stack in stacks]
     # Every stack's config is checked before the first is applied: nothing is half-applied.
     settings = [target.settings() for target in targets]
@@ -113,19 +139,44 @@ def up(stacks: list[str], *, prefer: str = "auto") -> int:
         _say(f"{stack}: {result.summary.result} in {time.monotonic() - started:.1f}s, "
              f"changes {dict(result.summary.resource_changes or {})}")
     print()
-    print(describe(hvac.Client(url=server.address, token=token), stacks))
-    print(_next_steps(server, issuer, workdir, settings[0]))
+    print(describe(hvac.Client(url=server.address, token=token), [s.namespace for s in settings]))
+    extra = "" if database is None else database_job.next_steps(
+        Path(sys.executable).parent / "bao", settings[0].namespace or "", database.cluster.port, stacks[0],
+        database_mount(server, stacks[0]),
+    )
+    print(_next_steps(server, issuer, workdir, settings[0], extra))
     return 0
+
+
+def _local_database(workdir: Path, stacks: list[str]) -> database_job.LocalDatabase | None:
+    """A local PostgreSQL with a database per stack, or None (said loudly) without the binaries."""
+    missing = database_job.available()
+    if missing is not None:
+        _say(f"NOTE: no local database, so no dynamic database credentials: {missing}")
+        return None
+    database = database_job.ensure(workdir)
+    for stack in stacks:
+        database.prepare(stack)
+    _say(f"local PostgreSQL at 127.0.0.1:{database.cluster.port} (databases: "
+         f"{', '.join(database_job.database_name(s) for s in stacks)})")
+    return database
 
 
 def local_target(
     stack: str, server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path
 ) -> automation.StackTarget:
-    """The stack as applied to the local server: local issuer, audit file under the work folder."""
+    """The stack as applied to the local server: local issuer, audit file under the work folder,
+    and the local database when ``make run`` prepared one for this stack."""
+    overrides = overrides_for(stack, server_address=server.address, issuer_url=issuer["url"], workdir=workdir)
+    if server.product == "vault":
+        overrides = automation.deep_merge(overrides, vault_oss_layout(stack))
+    database = database_job.running(workdir)
+    if database is not None and database.password_file(stack).exists():
+        overrides.update(database.overrides(stack, database_mount(server, stack)))
     return automation.StackTarget(
         stack=stack,
         state_dir=workdir / "pulumi",
-        overrides=overrides_for(stack, server_address=server.address, issuer_url=issuer["url"], workdir=workdir),
+        overrides=overrides,
         env={"VAULT_ADDR": server.address, "VAULT_TOKEN": server.token_file.read_text().strip()},
     )
 
@@ -166,27 +217,33 @@ def _healthy(address: str) -> bool:
         return False
 
 
-def describe(client: hvac.Client, namespaces: list[str]) -> str:
-    """What the server holds, read back from it (not from our config)."""
+def describe(client: hvac.Client, namespaces: list[str | None]) -> str:
+    """What the server holds, read back from it (not from our config). A None namespace: the
+    stack lives in the root namespace (Vault OSS), apart by its mount paths."""
     rows: list[tuple[str, str, str, str]] = []
     for path, device in sorted(client.sys.list_enabled_audit_devices().get("data", {}).items()):
         target = device["options"].get("file_path", "")
         rows.append(("(root)", "audit", path.rstrip("/"), f"{device['type']} -> {target}"))
     rows += _auth_rows(client, "(root)")  # this project's pipeline roles live in the root namespace
-    listed = client.sys.list_namespaces().get("data", {}).get("keys", []) if namespaces else []
-    for ns in namespaces:
-        if f"{ns}/" not in listed:
+    listed = client.sys.list_namespaces().get("data", {}).get("keys", []) if any(namespaces) else []
+    for ns in dict.fromkeys(namespaces):
+        if ns is None:
+            c, ns = client, "(root)"
+        elif f"{ns}/" not in listed:
             rows.append((ns, "namespace", ns, "MISSING"))
             continue
-        c = hvac.Client(url=client.url, token=client.token, namespace=ns)
-        rows.append((ns, "namespace", ns, ""))
+        else:
+            c = hvac.Client(url=client.url, token=client.token, namespace=ns)
+            rows.append((ns, "namespace", ns, ""))
         for path, mount in sorted(c.sys.list_mounted_secrets_engines().get("data", {}).items()):
             if mount["type"] == "kv":
                 cfg = c.secrets.kv.v2.read_configuration(mount_point=path.rstrip("/"))["data"]
                 rows.append((ns, "kv-v2 mount", path.rstrip("/"),
                              f"max_versions={cfg['max_versions']} cas_required={cfg['cas_required']}"))
-        rows += _auth_rows(c, ns)
-        for role in c.list("auth/token/roles").get("data", {}).get("keys", []):
+        if c is not client:  # (the root's auth methods are listed above)
+            rows += _auth_rows(c, ns)
+        rows += _database_rows(c, ns)
+        for role in (c.list("auth/token/roles") or {}).get("data", {}).get("keys", []):
             r = c.read(f"auth/token/roles/{role}")["data"]
             rows.append((ns, "token role", role, f"allowed={','.join(r['allowed_policies'])}"))
         policies = [p for p in c.sys.list_acl_policies()["data"]["keys"] if p not in ("default", "root")]
@@ -197,6 +254,28 @@ def describe(client: hvac.Client, namespaces: list[str]) -> str:
     lines.append("-" * (sum(widths) + 6 + 40))
     lines += ["  ".join(v.ljust(w) for v, w in zip(r[:3], widths, strict=True)) + "  " + r[3] for r in rows]
     return "\n".join(lines)
+
+
+def _database_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
+    for path, mount in sorted(c.sys.list_mounted_secrets_engines().get("data", {}).items()):
+        if mount["type"] != "database":
+            continue
+        for name in (c.list(f"{path}config") or {}).get("data", {}).get("keys", []):
+            cfg = c.read(f"{path}config/{name}")["data"]
+            url = cfg.get("connection_details", {}).get("connection_url", "")
+            where = url.rsplit("@", 1)[-1]  # host:port/db (the URL is a template: no credentials)
+            rows.append((ns, "database connection", f"{path}{name}",
+                         f"{cfg.get('plugin_name', '')} {where} roles={','.join(cfg.get('allowed_roles', []))}"))
+        for role in (c.list(f"{path}roles") or {}).get("data", {}).get("keys", []):
+            r = c.read(f"{path}roles/{role}")["data"]
+            rows.append((ns, "database role", f"{path}creds/{role}",
+                         f"ttl={r.get('default_ttl')}s max_ttl={r.get('max_ttl')}s"))
+        for role in (c.list(f"{path}static-roles") or {}).get("data", {}).get("keys", []):
+            r = c.read(f"{path}static-roles/{role}")["data"]
+            rows.append((ns, "database static role", f"{path}static-creds/{role}",
+                         f"user={r.get('username')} rotation={r.get('rotation_period')}s"))
+    return rows
 
 
 def _auth_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
@@ -216,7 +295,7 @@ def _auth_rows(c: hvac.Client, ns: str) -> list[tuple[str, str, str, str]]:
 
 
 def _next_steps(
-    server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path, settings: Settings
+    server: local_server.DetachedServer, issuer: dict[str, Any], workdir: Path, settings: Settings, extra: str = ""
 ) -> str:
     py = Path(sys.executable)
     bao = py.parent / "bao"
@@ -236,7 +315,7 @@ How to use it:
   VAULT_TOKEN= {bao} write auth/{settings.github.path}/login role={ci.role} jwt="$JWT"
   # the example model runner (token login here; AppRole with VAULT_ROLE_ID/VAULT_SECRET_ID):
   {py} examples/model_runner.py
-Stop it: make down
+{extra + chr(10) if extra else ""}Stop it: make down
 Audit log: {workdir / 'audit'}/"""
 
 
@@ -259,10 +338,14 @@ def down() -> int:
         if _issuer_alive(state):
             os.kill(state["pid"], signal.SIGTERM)
         path.unlink()
+    recorded = local_server.detached_state(workdir)
+    product = "Vault" if recorded is not None and recorded.product == "vault" else "OpenBao"
     stopped = local_server.stop_detached(workdir)
+    if database_job.stop(workdir):
+        print("stopped the local PostgreSQL")
     # The server was in memory: its Pulumi state describes objects that no longer exist.
     import shutil
 
     shutil.rmtree(workdir / "pulumi", ignore_errors=True)
-    print("stopped the local OpenBao" if stopped else "no local OpenBao was running")
+    print(f"stopped the local {product}" if stopped else "no local OpenBao or Vault was running")
     return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -165,34 +164,22 @@ def mark_adoptions(preview: Preview, config: Mapping[str, Any], env: Mapping[str
 
     Only objects listed under ``llm-vault:adopt`` are looked up (anything else that exists makes
     ``up`` fail, as the create says); the lookup is a read with the job's own token."""
-    from unittest import mock
-
-    from llm_vault.vault.builtin import _client, host
-    from llm_vault.vault.builtin._provider import VaultProvider
+    from llm_vault.vault.builtin import _client
+    from llm_vault.vault.builtin.lookup import lookups
 
     creates = [c for c in preview.changes if c.op == "create" and c.raw_type]
     if not creates or not config.get(_client.ADOPT_KEY):
         return
-    providers = host.shipped_providers()
-    vault_env = {k: v for k, v in env.items() if k.startswith(("VAULT_", "BAO_"))}
-    with mock.patch.dict(os.environ, vault_env):
-        _client.configure(dict(config))
+    with lookups(config, env) as lookup:
         for change in creates:
-            cls = providers.get(change.raw_type)
-            if cls is None or not issubclass(cls, VaultProvider):
-                continue
-            provider: VaultProvider[Any] = cls()
-            args = provider.record({k: v for k, v in change.raw_new.items() if not k.startswith("__")})
-            if not _client.is_adopted(provider.adoption_key(args)):
-                continue
             try:
-                live = provider.fetch(provider.api(args), args)
+                found = lookup(change.raw_type, change.raw_new)
             except _client.VaultObjectError as exc:  # not readable: say so rather than guess
                 change.diffs = [f"(could not read the existing object: {exc})"]
                 continue
-            if live is None or not provider.occupied(live):
-                continue  # nothing there: up creates it
-            before = provider.outs(provider.merged(args, live))
+            if found is None or not found.adopted or found.live is None:
+                continue  # not ours, not listed (up fails on it, as its create says), or nothing there
+            before = found.live
             preview.counts["create"] -= 1
             preview.counts["adopt"] += 1
             change.op = "adopt"

@@ -7,6 +7,7 @@ point (to apply per-run overrides without rewriting the checked-in files).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,50 @@ import yaml
 
 from llm_vault.toolchain import REPO_ROOT
 
-STACKS = ("dev", "staging", "prod")
+# A stack name as Pulumi takes it in a file name (Pulumi.<name>.yaml).
+_STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def discover_stacks(root: Path = REPO_ROOT) -> tuple[str, ...]:
+    """Every ``Pulumi.<name>.yaml`` beside ``Pulumi.yaml`` is a stack (Pulumi's convention for a
+    new environment: add a file, no code). Ordered for promotion, which is what ``up --all`` and
+    ``make run STACKS=...`` follow: unprotected stacks first (``dev`` leading), then protected
+    ones (``prod`` last), alphabetically within each group."""
+    names = [
+        path.name[len("Pulumi.") : -len(".yaml")]
+        for path in sorted(Path(root).glob("Pulumi.*.yaml"))
+        if _STACK_NAME.match(path.name[len("Pulumi.") : -len(".yaml")])
+    ]
+
+    def rank(name: str) -> tuple[bool, bool, bool, str]:
+        document = yaml.safe_load(stack_file(name, root).read_text()) or {}
+        protect = (document.get("config") or {}).get("llm-vault:protect", False) is True
+        return (protect, name != "dev", name == "prod", name)
+
+    return tuple(sorted(names, key=rank))
+
+
+class UnknownStack(ValueError):
+    """A stack name with no Pulumi.<name>.yaml."""
+
+
+def check_stack(stack: str, root: Path = REPO_ROOT) -> str:
+    """``stack`` when it has a stack file, else ``UnknownStack`` listing the stacks there are."""
+    known = discover_stacks(root)
+    if stack not in known:
+        raise UnknownStack(
+            f"no stack file Pulumi.{stack}.yaml: the stacks are {', '.join(known) or '(none)'}; "
+            f"a new environment is a new Pulumi.<name>.yaml beside Pulumi.yaml"
+        )
+    return stack
 
 
 def stack_file(stack: str, root: Path = REPO_ROOT) -> Path:
     return root / f"Pulumi.{stack}.yaml"
+
+
+# The checked-in stacks, in promotion order (dev, staging, prod as shipped).
+STACKS = discover_stacks()
 
 
 def stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
@@ -30,7 +70,7 @@ def stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
             values[key] = spec["value"]
     path = stack_file(stack, root)
     if not path.exists():
-        raise FileNotFoundError(f"no stack file {path.name}: stacks are {', '.join(STACKS)}")
+        raise FileNotFoundError(f"no stack file {path.name}: stacks are {', '.join(discover_stacks(root))}")
     document = yaml.safe_load(path.read_text()) or {}
     values.update(document.get("config") or {})
     return values

@@ -29,6 +29,7 @@ def versions() -> dict[str, str]:
 
 PULUMI_VERSION = versions()["PULUMI_VERSION"]
 OPENBAO_VERSION = versions()["OPENBAO_VERSION"]
+VAULT_VERSION = versions()["VAULT_VERSION"]
 ACTIONLINT_VERSION = versions()["ACTIONLINT_VERSION"]
 OPENBAO_IMAGE = f"{versions()['OPENBAO_IMAGE_REPO']}:{OPENBAO_VERSION}"
 
@@ -61,6 +62,11 @@ def venv_bin() -> Path:
 
 def provider_host() -> Path:
     return venv_bin() / "pulumi-resource-pulumi-python"
+
+
+def vault_bin() -> Path:
+    """HashiCorp Vault at the pinned version, built by bootstrap from its Go module."""
+    return cache_dir() / f"vault-v{VAULT_VERSION}" / "bin" / "vault"
 
 
 def bao_bin() -> Path:

@@ -91,6 +91,10 @@ def find_undeclared(settings: Settings, env: Mapping[str, str]) -> list[Undeclar
         {runner.role},
         "declare it under llm-vault:modelRunner",
     )
+    if ns is None:
+        # No namespace of its own (Vault OSS layout): the root namespace is shared with whatever
+        # else the server holds, so only the stack's own auth backends are places it manages.
+        return found + _pipeline_and_audit(settings, client(None))
     check(
         "token role",
         ns,
@@ -123,18 +127,22 @@ def find_undeclared(settings: Settings, env: Mapping[str, str]) -> list[Undeclar
         {gh.path, runner.path} | BUILTIN_AUTH,
         "declare it and list it under llm-vault:adopt",
     )
+    return found + _pipeline_and_audit(settings, client(None))
+
+
+def _pipeline_and_audit(settings: Settings, root: hvac.Client) -> list[Undeclared]:
+    found: list[Undeclared] = []
     if settings.pipeline is not None:
         p = settings.pipeline
-        check(
-            "pipeline jwt role",
-            None,
-            f"auth/{p.path}/role",
-            _list(client(None), f"auth/{p.path}/role"),
-            {b.role for b in p.bindings},
-            "declare it under llm-vault:pipeline.bindings",
-        )
+        found += [
+            Undeclared(
+                "pipeline jwt role", None, f"auth/{p.path}/role/{n}", "declare it under llm-vault:pipeline.bindings"
+            )
+            for n in sorted(_list(root, f"auth/{p.path}/role"))
+            if n not in {b.role for b in p.bindings}
+        ]
     # Audit devices are shared by every stack on a server; only a device that leaks is ours to flag.
-    for path, device in _table(client(None), "sys/audit").items():
+    for path, device in _table(root, "sys/audit").items():
         options = device.get("options") or {} if isinstance(device, dict) else {}
         kind = device.get("type") if isinstance(device, dict) else None
         if kind != "file" or str(options.get("log_raw", "false")).lower() == "true":

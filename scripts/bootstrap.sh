@@ -113,6 +113,26 @@ actionlint_bin() {
   echo "built: actionlint v$ACTIONLINT_VERSION into $dir"
 }
 
+vault_server() {
+  # HashiCorp Vault, to run the suite against (BSL: built here to test with, never shipped or served).
+  # Its module zip lacks the nested api/sdk modules its go.mod replaces with ./api, ./sdk: copy the
+  # source out of the module cache, drop those replace lines (the published versions it pins are
+  # used instead), then build statically (CGO_ENABLED=0, every builtin plugin: PostgreSQL included).
+  local dir="$CACHE/vault-v$VAULT_VERSION" src
+  if [ -x "$dir/bin/vault" ]; then echo "skipped: $dir/bin/vault is Vault v$VAULT_VERSION"; return; fi
+  if ! command -v go >/dev/null; then
+    echo "no Go toolchain to build Vault v$VAULT_VERSION: install Go >= 1.26.6 (https://go.dev/dl), then rerun" >&2
+    return 1
+  fi
+  src=$(GOFLAGS=-mod=mod go mod download -json "github.com/hashicorp/vault@v$VAULT_VERSION" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  rm -rf "$dir.src" "$dir.tmp"; cp -r "$src" "$dir.src"; chmod -R u+w "$dir.src"
+  sed -i '/^replace github.com\/hashicorp\/vault\/\(api\|sdk\|api\/auth\/[a-z]*\) => \.\//d' "$dir.src/go.mod"
+  mkdir -p "$dir.tmp/bin"
+  (cd "$dir.src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$dir.tmp/bin/vault" .)
+  rm -rf "$dir" "$dir.src"; mv "$dir.tmp" "$dir"
+  echo "built: $("$dir/bin/vault" version | head -n 1) into $dir"
+}
+
 debian_packages() {
   # Docker's engine (the tests' OpenBao runs in a container), shellcheck (the workflow
   # lint checks run: scripts) and PostgreSQL (llm_vault/local/postgres.py). Only what is missing; only as root on a Debian-like system.
@@ -165,6 +185,7 @@ step pulumi-cli pulumi_cli
 step provider-host provider_host
 step language-host language_host
 step actionlint actionlint_bin
+step vault-server vault_server
 step debian-packages debian_packages
 step docker-engine docker_engine
 step openbao-image openbao_image

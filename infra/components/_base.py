@@ -25,7 +25,9 @@ class VaultComponent(pulumi.ComponentResource):
         self, name: str, args: ObjectArgs, *, protect: bool = False, depends_on: list[pulumi.Resource] | None = None
     ) -> pulumi.CustomResource:
         # Named Vault objects are deleted before they are replaced: a create-before-delete
-        # replace of a named object deletes what it just created (pulumi/pulumi#9881).
+        # replace of a named object deletes what it just created (pulumi/pulumi#9881). Our own
+        # providers also say so in every replacing diff; this option is what the official
+        # backend's resources get it from.
         opts = pulumi.ResourceOptions(
             parent=self, protect=protect, delete_before_replace=True, depends_on=depends_on or []
         )

@@ -77,6 +77,17 @@ class PostgresCluster:
         self.password = secrets.token_urlsafe(24)
         self._started = False
 
+    @classmethod
+    def attach(cls, base_dir: Path, port: int, password: str) -> PostgresCluster:
+        """A cluster started earlier (by another process: the local job's ``make run``)."""
+        cluster = cls()
+        cluster.base_dir, cluster.port, cluster.password, cluster._started = Path(base_dir), port, password, True
+        return cluster
+
+    def alive(self) -> bool:
+        """Whether the server answers with this object's superuser password."""
+        return self.base_dir is not None and self.base_dir.exists() and self.can_login(self.superuser, self.password)
+
     # --- lifecycle ------------------------------------------------------------------------
 
     def _as_server_user(self) -> dict[str, Any]:

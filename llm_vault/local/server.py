@@ -43,6 +43,7 @@ import requests
 from llm_vault import toolchain
 
 FLAVOURS = ("dev", "declared-audit", "persistent")
+PRODUCTS = ("openbao", "vault")
 RUNTIMES = ("container", "process")
 RUNTIME_ENV = "LLM_VAULT_SERVER_RUNTIME"
 DETACHED_NAME = "llm-vault-local"
@@ -131,9 +132,10 @@ class _Runner(Protocol):
 class _ProcessRunner:
     """``bao server`` as a child process; output goes to a file so a full pipe can never block it."""
 
-    def __init__(self, workdir: Path, *, detached: bool) -> None:
+    def __init__(self, workdir: Path, *, detached: bool, binary: Path | None = None) -> None:
         self.log_path = workdir / "server.log"
         self.detached = detached
+        self.binary = binary
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -143,7 +145,7 @@ class _ProcessRunner:
     def start(self, args: list[str], env: dict[str, str]) -> None:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(toolchain.bao_bin()), *args],
+                [str(self.binary or toolchain.bao_bin()), *args],
                 env={**os.environ, **env},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -240,9 +242,16 @@ class OpenBaoServer:
         choice: RuntimeChoice,
         port: int,
         detached_name: str | None = None,
+        product: str = "openbao",
     ) -> None:
         if flavour not in FLAVOURS:
             raise ValueError(f"flavour={flavour!r}: expected one of {FLAVOURS}")
+        if product not in PRODUCTS:
+            raise ValueError(f"product={product!r}: expected one of {PRODUCTS}")
+        if product == "vault" and (flavour == "declared-audit" or choice.runtime != "process"):
+            # Vault has no audit stanza in its server config, and no image is built for it here.
+            raise ValueError("HashiCorp Vault runs here as a process, in the dev or persistent flavour")
+        self.product = product
         self.flavour = flavour
         self.workdir = workdir.resolve()
         self.runtime = choice.runtime
@@ -258,11 +267,16 @@ class OpenBaoServer:
         self._runner: _Runner = (
             _ContainerRunner(self.workdir, name=detached_name)
             if self.runtime == "container"
-            else _ProcessRunner(self.workdir, detached=self.detached)
+            else _ProcessRunner(
+                self.workdir, detached=self.detached, binary=toolchain.vault_bin() if product == "vault" else None
+            )
         )
 
     def __repr__(self) -> str:
-        return f"OpenBaoServer(flavour={self.flavour!r}, address={self.address!r}, runtime={self.runtime!r})"
+        return (
+            f"OpenBaoServer(product={self.product!r}, flavour={self.flavour!r}, address={self.address!r}, "
+            f"runtime={self.runtime!r})"
+        )
 
     __str__ = __repr__
 
@@ -278,11 +292,13 @@ class OpenBaoServer:
     # -- configuration -----------------------------------------------------------------------
 
     def _config_text(self) -> str:
-        lines = [
-            "# Written by llm_vault.local.server for a local, throwaway server.",
-            "# API audit devices are refused by OpenBao unless this is set; tests create some.",
-            "unsafe_allow_api_audit_creation = true",
-        ]
+        lines = ["# Written by llm_vault.local.server for a local, throwaway server."]
+        if self.product == "openbao":
+            # API audit devices are refused by OpenBao unless this is set (Vault allows them); tests create some.
+            lines.append("unsafe_allow_api_audit_creation = true")
+        else:
+            # A throwaway local server: Vault refuses to start where it cannot mlock otherwise.
+            lines.append("disable_mlock = true")
         if self.audit_log_path is not None:
             lines += [
                 f'audit "file" "{DECLARED_AUDIT_DEVICE}" {{',
@@ -324,7 +340,8 @@ class OpenBaoServer:
             f"-config={self.config_path}",
         ]
         # An env var, not -dev-root-token-id: a command line is visible to every local user.
-        return args, {"BAO_DEV_ROOT_TOKEN_ID": self.__root_token}
+        variable = "VAULT_DEV_ROOT_TOKEN_ID" if self.product == "vault" else "BAO_DEV_ROOT_TOKEN_ID"
+        return args, {variable: self.__root_token}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -426,14 +443,25 @@ class OpenBaoServer:
 
 
 def start_server(
-    flavour: str = "dev", *, workdir: Path, prefer: str = "auto", _detached_name: str | None = None
+    flavour: str = "dev",
+    *,
+    workdir: Path,
+    prefer: str = "auto",
+    _detached_name: str | None = None,
+    product: str = "openbao",
 ) -> OpenBaoServer:
-    """Start an OpenBao server of ``flavour`` with its files under ``workdir``; ready on return."""
-    choice = choose_runtime(prefer)
+    """Start a server of ``flavour`` (OpenBao, or HashiCorp Vault as a process) with its files
+    under ``workdir``; ready on return."""
+    choice = choose_runtime(prefer) if product == "openbao" else RuntimeChoice("process", "Vault runs as a process")
     last: ServerStartError | None = None
     for _ in range(3):
         server = OpenBaoServer(
-            flavour, workdir=Path(workdir), choice=choice, port=free_port_pair(), detached_name=_detached_name
+            flavour,
+            workdir=Path(workdir),
+            choice=choice,
+            port=free_port_pair(),
+            detached_name=_detached_name,
+            product=product,
         )
         try:
             server._launch()
@@ -462,6 +490,7 @@ class DetachedServer:
     token_file: Path  # mode 0600; the main job reads the root token from here
     container: str | None = None
     pid: int | None = None
+    product: str = "openbao"  # or "vault": HashiCorp Vault (OSS: no namespaces)
 
 
 def detached_state(workdir: Path) -> DetachedServer | None:
@@ -474,7 +503,7 @@ def detached_state(workdir: Path) -> DetachedServer | None:
 
 
 def start_detached(
-    flavour: str = "dev", *, workdir: Path, prefer: str = "auto", name: str = DETACHED_NAME
+    flavour: str = "dev", *, workdir: Path, prefer: str = "auto", name: str = DETACHED_NAME, product: str = "openbao"
 ) -> DetachedServer:
     """Start a server that outlives this process: a container named ``name`` or a background process.
 
@@ -486,7 +515,7 @@ def start_detached(
     workdir = Path(workdir).resolve()
     if detached_state(workdir) is not None:
         raise ServerStartError(f"a detached server is recorded in {workdir / STATE_FILE}; stop it first")
-    server = start_server(flavour, workdir=workdir, prefer=prefer, _detached_name=name)
+    server = start_server(flavour, workdir=workdir, prefer=prefer, _detached_name=name, product=product)
     token_file = workdir / TOKEN_FILE
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -498,6 +527,7 @@ def start_detached(
         token_file=token_file,
         container=name if server.runtime == "container" else None,
         pid=server.pid,
+        product=product,
     )
     (workdir / STATE_FILE).write_text(json.dumps({**state.__dict__, "token_file": str(token_file)}, indent=2))
     return state
@@ -508,7 +538,7 @@ def _is_our_bao(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return bool(cmdline) and cmdline[0].endswith(b"bao") and b"server" in cmdline
+    return bool(cmdline) and cmdline[0].endswith((b"bao", b"vault")) and b"server" in cmdline
 
 
 def stop_detached(workdir: Path) -> bool:

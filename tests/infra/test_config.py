@@ -112,6 +112,11 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      "unknown policy"),
     ("no policies", _set("github.bindings.0.policies", []), "github.bindings[0].policies", "at least one"),
     ("reserved namespace", _set("namespace", "sys"), "namespace", "reserved"),
+    ("pipeline in the root namespace without a reason", _set("namespace", ""), "pipeline",
+     "pipeline.rootNamespaceReason"),
+    ("an empty root-namespace reason",
+     lambda raw: (_set("namespace", "")(raw), _set("pipeline.rootNamespaceReason", " ")(raw)),
+     "pipeline.rootNamespaceReason", "must not be empty"),
     ("malformed namespace", _set("namespace", "dev prod"), "namespace", "malformed"),
     ("missing namespace", _drop("namespace"), "namespace", "required"),
     ("duplicate role names", _dup_role, "github.bindings[1].role", "duplicate role"),
@@ -305,7 +310,16 @@ def test_structured_values_arrive_as_json_from_the_engine(monkeypatch: pytest.Mo
 def test_empty_namespace_means_no_namespace() -> None:
     raw = dev_raw()
     raw["namespace"] = ""
+    del raw["pipeline"]  # (a pipeline in the root namespace needs a stated reason: see REJECTED)
     assert load_settings(raw).namespace is None
+
+
+def test_a_pipeline_in_the_root_namespace_loads_with_a_stated_reason() -> None:
+    raw = dev_raw()
+    raw["namespace"] = ""
+    raw["pipeline"]["rootNamespaceReason"] = "Vault OSS has no namespaces; this server holds only this stack"
+    settings = load_settings(raw)
+    assert settings.namespace is None and settings.pipeline is not None
 
 
 def test_checked_in_stacks_load() -> None:

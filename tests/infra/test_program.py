@@ -172,6 +172,7 @@ def test_without_a_namespace_nothing_is_namespaced(program_run) -> None:
     def edit(values: dict[str, Any]) -> None:
         values["llm-vault:namespace"] = ""
         values["llm-vault:kv"]["path"] = "openai-llm-dev"  # environments apart by mount path
+        values["llm-vault:pipeline"]["rootNamespaceReason"] = "a server without namespaces, for this test"
 
     run = program_run("dev", edit=edit)
     assert run.records(a.NamespaceArgs) == []

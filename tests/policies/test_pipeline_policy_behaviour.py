@@ -26,14 +26,12 @@ import hcl2
 import pytest
 import requests
 
-from infra.config import load_policies as config_load_policies
 from llm_vault.access_matrix import (
     CAPABILITIES,
     DENY,
     PIPELINE_POLICY_DIR,
     load_pipeline_expectations,
     load_pipeline_policies,
-    pipeline_values,
     policy_files,
 )
 from llm_vault.local.server import OpenBaoServer
@@ -119,12 +117,6 @@ def test_pipeline_policy_renders_and_parses(name: str) -> None:
             caps = [cap.strip('"') for cap in body["capabilities"]]
             assert caps and set(caps) <= CAPABILITIES, (quoted_path, caps)
             assert DENY not in caps or caps == [DENY], (quoted_path, caps)
-
-
-def test_the_tests_render_the_policies_exactly_as_the_stack_does() -> None:
-    # infra/config.py is what Pulumi writes to Vault; the rendering tested here must be the same.
-    stack = {p.name: p.text for p in config_load_policies(PIPELINE_POLICY_DIR, pipeline_values(PLACEHOLDERS))}
-    assert stack == load_pipeline_policies(PLACEHOLDERS)
 
 
 def test_every_probed_row_is_in_both_tables() -> None:

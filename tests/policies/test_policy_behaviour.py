@@ -68,7 +68,8 @@ def environment(openbao: OpenBaoServer) -> Iterator[Environment]:
         client.secrets.kv.v2.create_or_update_secret(
             "api-keys", secret={"value": secrets.token_urlsafe(12)}, mount_point=OTHER_ENVIRONMENT_MOUNT
         )
-        for name, text in load_policies(KV_MOUNT).items():
+        # The policy files, and the database grant policies the program generates.
+        for name, text in {**load_policies(KV_MOUNT), **EXPECTATIONS.generated}.items():
             client.sys.create_or_update_acl_policy(name, text)
         client.write_data(
             f"auth/token/roles/{READONLY_ROLE}",

@@ -7,6 +7,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
+from infra.config import ConfigError
 from llm_vault.access_matrix import (
     CAPABILITIES,
     DENY,
@@ -39,7 +40,9 @@ POLICIES = load_policies(KV_MOUNT)
 def test_there_are_policies_and_each_has_an_expectation_table() -> None:
     expected = {"openai-llm-ci", "openai-llm-pr", "openai-llm-readonly", "openai-llm-operator", "model-runner"}
     assert set(POLICIES) == expected
-    assert set(load_expectations().policies) == set(POLICIES)
+    expectations = load_expectations()
+    assert set(expectations.policies) == set(POLICIES) | set(expectations.generated)
+    assert set(expectations.generated) == {"database-rag-readonly", "database-rag-etl"}
 
 
 def test_the_expectations_are_written_for_the_mount_the_tests_render() -> None:
@@ -79,5 +82,5 @@ def test_rendering_fills_the_mount_everywhere() -> None:
 def test_rendering_refuses_an_unknown_placeholder(tmp_path: Path) -> None:
     bad = tmp_path / "bad.hcl"
     bad.write_text('path "${kv_mount}/${typo}/*" {\n  capabilities = ["read"]\n}\n')
-    with pytest.raises(KeyError, match="typo"):
+    with pytest.raises(ConfigError, match=r"policies\[bad.hcl\]: unknown placeholder \$\{typo\}"):
         render_policy(bad, KV_MOUNT)

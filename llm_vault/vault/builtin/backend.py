@@ -43,8 +43,9 @@ class BuiltinBackend:
     """Declares each record as the dynamic resource of its kind.
 
     Every object here is named inside Vault, so a replace must delete before it creates
-    (pulumi/pulumi#9881): ``delete_before_replace`` is set whatever the caller's options say.
-    Connection settings come from the stack config (see ``_client``), not from here.
+    (pulumi/pulumi#9881): the providers say so in each diff that replaces (``_provider.diff``),
+    whatever the caller's options are. Connection settings come from the stack config (see
+    ``_client``), not from here.
     """
 
     name = "builtin"
@@ -55,5 +56,4 @@ class BuiltinBackend:
         resource = RESOURCES.get(type(args))
         if resource is None:
             raise TypeError(f"no builtin resource for {type(args).__name__}")
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True))
         return resource(resource_name, args, opts)

@@ -30,7 +30,7 @@ from llm_vault.vault import args as a
 from llm_vault.vault.builtin.backend import BuiltinBackend
 from vault_secrets import SecretNotFound, VaultSecretManager
 
-from .conftest import Run, destroy_quietly, preview_changes, unique, up, vault_config
+from .conftest import Run, destroy_quietly, failing_up, preview_changes, unique, up, vault_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -44,6 +44,7 @@ REVOKE = (
     'DROP ROLE IF EXISTS "{{name}}";',
 )
 STATIC_PERIOD_SECONDS = 5  # the server's minimum rotation period
+SHORT_TTL_SECONDS = 3
 
 
 @dataclass
@@ -79,7 +80,17 @@ def plan(mount: str, pg: PostgresCluster, db: str, root_user: str, static_user: 
             connection_url=f"postgresql://{{{{username}}}}:{{{{password}}}}@{pg.host}:{pg.port}/{db}",
             username=root_user,
             password_source=f"env:{PASSWORD_ENV}",
-            allowed_roles=("readonly", "svc"),
+            allowed_roles=("readonly", "short", "svc"),
+        ),
+        # A dynamic role whose logins live 3 s: what "after its TTL the login fails" is tested with.
+        a.DatabaseRoleArgs(
+            backend=mount,
+            name="short",
+            db_name="app",
+            creation_statements=READONLY_CREATE,
+            revocation_statements=REVOKE,
+            default_ttl=SHORT_TTL_SECONDS,
+            max_ttl=SHORT_TTL_SECONDS,
         ),
         a.DatabaseRoleArgs(
             backend=mount,
@@ -159,6 +170,20 @@ def test_after_revoke_the_credentials_no_longer_log_in(deployment: Deployment) -
     deployment.client.sys.revoke_lease(data["lease_id"])
     assert not deployment.login(user, password)
     assert user not in deployment.pg.roles()
+
+
+def test_after_its_ttl_the_login_fails_and_the_engine_drops_the_role(deployment: Deployment) -> None:
+    data = dict(deployment.client.read(f"{deployment.mount}/creds/short"))
+    deployment.issued += 1
+    user, password = data["data"]["username"], data["data"]["password"]
+    assert data["lease_duration"] == SHORT_TTL_SECONDS
+    assert deployment.login(user, password)
+    # The lease expires at its TTL; the server revokes it (the revocation statements drop the role).
+    deadline = time.monotonic() + SHORT_TTL_SECONDS + 20
+    while user in deployment.pg.roles() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert user not in deployment.pg.roles(), "the expired lease was not revoked"
+    assert not deployment.login(user, password)
 
 
 def test_after_rotate_root_the_supplied_root_password_no_longer_works(deployment: Deployment) -> None:
@@ -258,6 +283,39 @@ def test_the_client_issues_renews_and_revokes_on_exit(deployment: Deployment) ->
     assert deployment.login(static.username, static.password)
     with pytest.raises(SecretNotFound):
         manager.get_database_credentials("no-such-role", mount=deployment.mount)
+
+
+def test_a_role_made_by_hand_is_refused_until_listed_under_adopt_then_taken_over(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    # The original setup's way: a role written at the CLI, with a wider grant than declared.
+    wide = ('CREATE ROLE "{{name}}" WITH LOGIN PASSWORD \'{{password}}\';', 'GRANT ALL ON notes TO "{{name}}";')
+    deployment.client.write_data(
+        f"{deployment.mount}/roles/byhand", data={"db_name": "app", "creation_statements": list(wide)}
+    )
+    declared = a.DatabaseRoleArgs(
+        backend=deployment.mount, name="byhand", db_name="app", creation_statements=READONLY_CREATE,
+        revocation_statements=REVOKE, default_ttl=600, max_ttl=1200,
+    )
+    key = f"database-role:{deployment.mount}/byhand"
+
+    def stack_with(adopt: list[str]) -> auto.Stack:
+        server = deployment.server
+        config = vault_config(server.address, server.root_token, **{"llm-vault:adopt": (adopt, False)})
+        return inline_stack("database-adopt", program_for([declared]), state_dir=tmp_path, config=config)
+
+    refused = stack_with([])
+    try:
+        error = failing_up(refused)
+        assert "already exists and this stack did not create it" in error and key in error
+        assert deployment.client.read(f"{deployment.mount}/roles/byhand")["data"]["creation_statements"] == list(wide)
+        adopting = stack_with([key])
+        up(adopting)
+        role = deployment.client.read(f"{deployment.mount}/roles/byhand")["data"]
+        assert role["creation_statements"] == list(READONLY_CREATE) and role["default_ttl"] == 600
+        assert preview_changes(adopting) == {}  # taken over: the second run has nothing to do
+    finally:
+        destroy_quietly(stack_with([key]))
 
 
 def test_destroy_leaves_no_role_the_engine_created(deployment: Deployment) -> None:
