@@ -40,6 +40,7 @@ from pulumi.runtime import Settings, configure, proto, rpc
 from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import ResourceProviderServicer, provider_pb2_grpc
 
+from llm_vault.vault.builtin import _profile
 from llm_vault.vault.builtin._client import VaultObjectError
 
 PROVIDER_KEY = "__provider"
@@ -109,7 +110,7 @@ def provider_for(type_: str, urn: str, *prop_sets: dict[str, Any]) -> ResourcePr
 def _abort_on_error(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(self: Servicer, request: Any, context: grpc.ServicerContext) -> Any:
         try:
-            return fn(self, request, context)
+            return _profile.run(fn.__name__, lambda: fn(self, request, context))
         except UntrustedProvider as exc:  # expected: one clear line, no traceback
             context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
         except VaultObjectError as exc:  # expected too (refused, unreachable, exists): its message names the object
