@@ -3,11 +3,7 @@ STACK ?= dev
 PY := .venv/bin/python
 CLI := $(PY) -m llm_vault.cli
 
-<<<<<<< HEAD
-.PHONY: bootstrap run down status test test-unit lint preview up drift destroy matrix bench bench-backend
-=======
-.PHONY: bootstrap run down status test test-unit lint preview up drift destroy matrix bench bench-synthetic
->>>>>>> issue-17
+.PHONY: bootstrap run down status test test-unit lint preview up drift destroy matrix bench bench-synthetic bench-backend
 
 bootstrap:  ## install everything (pinned), start Docker, build the OpenBao image
 	@bash scripts/bootstrap.sh
@@ -46,16 +42,11 @@ destroy: bootstrap
 matrix: bootstrap  ## render policies/expectations.yaml as an access matrix (markdown + HTML) in reports/
 	@$(PY) -m llm_vault.access_matrix --out reports/
 
-<<<<<<< HEAD
-bench: bootstrap  ## provider-layer benchmark (prints figures; asserts nothing)
-	@$(PY) benchmarks/bench_bindings.py
-
-bench-backend: bootstrap  ## the dev stack on the file backend and on PostgreSQL (prints figures; asserts nothing)
-	@$(PY) benchmarks/bench_state_backend.py
-=======
 bench: bootstrap  ## the program at N = 50, 500, 2000 bindings vs one bao process per object (prints figures; asserts nothing)
 	@$(PY) benchmarks/bench_program.py $(BENCH_ARGS)
 
 bench-synthetic: bootstrap  ## the engine alone: N role+policy pairs, no program (prints figures)
 	@$(PY) benchmarks/bench_bindings.py $(BENCH_ARGS)
->>>>>>> issue-17
+
+bench-backend: bootstrap  ## the dev stack on the file backend and on PostgreSQL (prints figures; asserts nothing)
+	@$(PY) benchmarks/bench_state_backend.py
