@@ -31,8 +31,8 @@ import pulumi
 from llm_vault import toolchain
 from llm_vault.engine import inline_stack
 from llm_vault.local.server import OpenBaoServer, start_server
-from llm_vault.vault import args as a
-from llm_vault.vault.builtin.backend import BuiltinBackend
+from vault_provider import args as a
+from vault_provider.builtin.backend import BuiltinBackend
 
 AUDIENCE = "https://github.com/acme-ai"
 

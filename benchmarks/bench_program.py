@@ -48,8 +48,8 @@ from llm_vault import toolchain
 from llm_vault.cli import preview_with_undeclared
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import OpenBaoServer, start_server
-from llm_vault.vault.builtin.jwt import JwtAuthRoleProvider
 from tests.e2e.harness import Deployment
+from vault_provider.builtin.jwt import JwtAuthRoleProvider
 
 STACK = "dev"
 AUDIENCE = "https://vault.acme-ai.example/dev"
@@ -117,7 +117,7 @@ def _usage(pid: int) -> tuple[int, float, str] | None:
         return None
     exe = Path(cmdline[0].decode(errors="replace")).name if cmdline and cmdline[0] else ""
     joined = b" ".join(cmdline)
-    if b"pulumi-resource-pulumi-python" in joined or b"llm_vault.vault.builtin.host" in joined:
+    if b"pulumi-resource-pulumi-python" in joined or b"vault_provider.builtin.host" in joined:
         return rss, cpu, "provider host"
     if exe == "pulumi":
         return rss, cpu, "engine"

@@ -15,7 +15,7 @@ from infra.components.policies import PolicySet
 from infra.components.secrets_store import SecretsStore
 from infra.components.short_lived_tokens import ShortLivedTokens
 from infra.config import Settings, load_stack_settings
-from llm_vault.vault.backend import select_backend
+from vault_provider.backend import select_backend
 
 
 def main(settings: Settings | None = None) -> None:

@@ -556,9 +556,9 @@ def recover(
     error; what would be recovered is said, and left for the next apply.
     One line (``say``, else stderr) says what was recovered; nothing is said when nothing was.
     """
-    from llm_vault.vault.builtin import _client
-    from llm_vault.vault.builtin._provider import RECOVERABLE_KEY, VaultProvider
-    from llm_vault.vault.builtin.host import shipped_providers
+    from vault_provider.builtin import _client
+    from vault_provider.builtin._provider import RECOVERABLE_KEY, VaultProvider
+    from vault_provider.builtin.host import shipped_providers
 
     result = Recovery(stack.name, notes=list(notes or []))
     exported = stack.export_stack()

@@ -278,7 +278,7 @@ def expected_failure(err: BaseException) -> str | None:
     import requests
 
     from llm_vault.local.server import ServerStartError
-    from llm_vault.vault.builtin._client import VaultObjectError, describe
+    from vault_provider.builtin._client import VaultObjectError, describe
 
     if isinstance(err, (hvac.exceptions.VaultError, requests.RequestException)):
         return f"the server refused or did not answer: {describe(err)}; check VAULT_ADDR, the token and the seal status"

@@ -19,7 +19,7 @@ from pulumi import automation as auto
 from pulumi.automation import events
 
 from llm_vault.automation import refresh_then_preview
-from llm_vault.vault.builtin._provider import INTERNAL_KEYS
+from vault_provider.builtin._provider import INTERNAL_KEYS
 
 MASK = "[secret]"
 # Values under these property names are never shown, whatever the engine says about them.
@@ -165,8 +165,8 @@ def mark_adoptions(preview: Preview, config: Mapping[str, Any], env: Mapping[str
 
     Only objects listed under ``llm-vault:adopt`` are looked up (anything else that exists makes
     ``up`` fail, as the create says); the lookup is a read with the job's own token."""
-    from llm_vault.vault.builtin import _client
-    from llm_vault.vault.builtin.lookup import lookups
+    from vault_provider.builtin import _client
+    from vault_provider.builtin.lookup import lookups
 
     creates = [c for c in preview.changes if c.op == "create" and c.raw_type]
     if not creates or not config.get(_client.ADOPT_KEY):

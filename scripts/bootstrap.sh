@@ -70,7 +70,7 @@ provider_host() {
   # `-m pulumi.dynamic`: that one unpickles `__provider` from the state (code from state).
   local host="$VENV/bin/pulumi-resource-pulumi-python"
   local body="#!/bin/sh
-exec \"$VENV/bin/python\" -u -m llm_vault.vault.builtin.host \"\$@\""
+exec \"$VENV/bin/python\" -u -m vault_provider.builtin.host \"\$@\""
   if [ -x "$host" ] && [ "$(cat "$host")" = "$body" ]; then echo "skipped: $host in place"; return; fi
   printf '%s\n' "$body" > "$host"; chmod +x "$host"
   echo "wrote: $host"

@@ -5,7 +5,7 @@ hvac lets ``requests`` follow redirects, and ``requests`` re-sends every header 
 the path) answering with a redirect to another host or scheme would receive the token.
 Vault's own redirects (a standby pointing at the active node) stay on the configured origin
 here; anything else is refused before it is followed. Both the client (``VaultSecretManager``)
-and the provider layer (``llm_vault.vault.builtin._client``) use this one session factory.
+and the provider layer (``vault_provider.builtin._client``) use this one session factory.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
-from llm_vault.vault.args import ObjectArgs
-from llm_vault.vault.backend import VaultBackend
+from vault_provider.args import ObjectArgs
+from vault_provider.backend import VaultBackend
 
 
 class VaultComponent(pulumi.ComponentResource):

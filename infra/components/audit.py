@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi
 
 from infra.config import AuditSettings
-from llm_vault.vault.args import AuditArgs
-from llm_vault.vault.backend import VaultBackend
+from vault_provider.args import AuditArgs
+from vault_provider.backend import VaultBackend
 
 from ._base import VaultComponent
 

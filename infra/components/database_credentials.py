@@ -10,14 +10,14 @@ from __future__ import annotations
 import pulumi
 
 from infra.config_databases import DatabaseSettings, grant_policy, grant_policy_name
-from llm_vault.vault.args import (
+from vault_provider.args import (
     DatabaseConnectionArgs,
     DatabaseRoleArgs,
     DatabaseStaticRoleArgs,
     MountArgs,
     PolicyArgs,
 )
-from llm_vault.vault.backend import VaultBackend
+from vault_provider.backend import VaultBackend
 
 from ._base import VaultComponent
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi
 
 from infra.config import GitHubSettings, OidcBinding
-from llm_vault.vault.args import AuthBackendArgs, JwtAuthConfigArgs, JwtAuthRoleArgs
-from llm_vault.vault.backend import VaultBackend
+from vault_provider.args import AuthBackendArgs, JwtAuthConfigArgs, JwtAuthRoleArgs
+from vault_provider.backend import VaultBackend
 
 from ._base import VaultComponent
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
-from llm_vault.vault.args import NamespaceArgs
-from llm_vault.vault.backend import VaultBackend
+from vault_provider.args import NamespaceArgs
+from vault_provider.backend import VaultBackend
 
 from ._base import VaultComponent
 

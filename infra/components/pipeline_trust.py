@@ -6,8 +6,8 @@ import pulumi
 
 from infra.components.github_oidc import GitHubOidcTrust
 from infra.config import GitHubSettings, PipelineSettings
-from llm_vault.vault.args import PolicyArgs
-from llm_vault.vault.backend import VaultBackend
+from vault_provider.args import PolicyArgs
+from vault_provider.backend import VaultBackend
 
 from ._base import VaultComponent
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi
 
 from infra.config import ShortLivedTokenSettings
-from llm_vault.vault.args import TokenRoleArgs
-from llm_vault.vault.backend import VaultBackend
+from vault_provider.args import TokenRoleArgs
+from vault_provider.backend import VaultBackend
 
 from ._base import VaultComponent
 

@@ -26,7 +26,7 @@ from pulumi import automation as auto
 
 from infra.config import ConfigError
 from llm_vault import automation
-from llm_vault.vault.builtin import _client
+from vault_provider.builtin import _client
 from vault_secrets import VaultSecretManager
 from vault_secrets.errors import VaultSecretsError
 

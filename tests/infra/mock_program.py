@@ -12,8 +12,8 @@ import pytest
 
 import infra.program
 from llm_vault.stackfiles import as_engine_config, stack_config
-from llm_vault.vault.args import ObjectArgs
-from llm_vault.vault.backend import VaultBackend, select_backend
+from vault_provider.args import ObjectArgs
+from vault_provider.backend import VaultBackend, select_backend
 
 
 @dataclass

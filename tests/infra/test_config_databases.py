@@ -9,8 +9,8 @@ import pytest
 
 from infra.config import ConfigError, load_settings
 from infra.config_databases import grant_policy
-from llm_vault.vault import args as a
 from tests.infra.test_config import dev_raw
+from vault_provider import args as a
 
 CREATE = ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'"]
 DATABASES: dict[str, Any] = {

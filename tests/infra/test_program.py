@@ -13,8 +13,8 @@ import yaml
 
 from infra.config import GITHUB_ISSUER, POLICY_DIR, OidcBinding, parse_duration
 from llm_vault.stackfiles import STACKS, stack_config, stack_file
-from llm_vault.vault import args as a
 from tests.infra.mock_program import MockedResource, ProgramRun
+from vault_provider import args as a
 
 BACKENDS = ("builtin", "pulumi_vault")
 

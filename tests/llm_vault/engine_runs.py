@@ -28,7 +28,7 @@ from llm_vault import toolchain
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import OpenBaoServer
 from llm_vault.local_job import overrides_for
-from llm_vault.vault.builtin.host import shipped_providers
+from vault_provider.builtin.host import shipped_providers
 
 # A run that hangs must not hang the suite.
 RUN_TIMEOUT_SECONDS = 180

@@ -26,11 +26,11 @@ import pytest
 from llm_vault import automation, cli, engine
 from llm_vault.local.server import OpenBaoServer, start_server
 from llm_vault.local_job import container_name, describe
-from llm_vault.vault import args as a
-from llm_vault.vault.builtin import _client
-from llm_vault.vault.builtin._provider import RECOVERABLE_KEY
-from llm_vault.vault.builtin.backend import BuiltinBackend
-from llm_vault.vault.builtin.policy import PolicyProvider
+from vault_provider import args as a
+from vault_provider.builtin import _client
+from vault_provider.builtin._provider import RECOVERABLE_KEY
+from vault_provider.builtin.backend import BuiltinBackend
+from vault_provider.builtin.policy import PolicyProvider
 
 POLICY = 'path "openai-llm/data/*" { capabilities = ["read"] }\n'
 THEIRS = 'path "*" { capabilities = ["list"] }\n'

@@ -40,7 +40,7 @@ def test_dynamic_provider_host_is_an_executable_script() -> None:
     host = toolchain.provider_host()
     assert host.is_file(), f"{host} missing: run scripts/bootstrap.sh"
     assert os.access(host, os.X_OK)
-    assert "llm_vault.vault.builtin.host" in host.read_text()  # ours: never unpickles state
+    assert "vault_provider.builtin.host" in host.read_text()  # ours: never unpickles state
 
 
 def test_bao_binary_is_the_pinned_openbao_version() -> None:

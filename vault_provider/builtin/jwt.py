@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from llm_vault.vault.args import JwtAuthConfigArgs, JwtAuthRoleArgs
-from llm_vault.vault.builtin._client import Api
-from llm_vault.vault.builtin._provider import EndpointProvider, VaultResource
-from llm_vault.vault.builtin.cidr import canonical_cidrs
+from vault_provider.args import JwtAuthConfigArgs, JwtAuthRoleArgs
+from vault_provider.builtin._client import Api
+from vault_provider.builtin._provider import EndpointProvider, VaultResource
+from vault_provider.builtin.cidr import canonical_cidrs
 
 
 class JwtAuthConfigProvider(EndpointProvider[JwtAuthConfigArgs]):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import typing
 
-from llm_vault.vault import args as a
-from llm_vault.vault.builtin.backend import RESOURCES
-from llm_vault.vault.official import MAPPINGS
+from vault_provider import args as a
+from vault_provider.builtin.backend import RESOURCES
+from vault_provider.official import MAPPINGS
 
 
 def test_every_record_type_is_mapped_in_both_backends() -> None:

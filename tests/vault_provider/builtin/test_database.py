@@ -26,8 +26,8 @@ from infra.config_databases import Grant, grant_policy
 from llm_vault.engine import inline_stack, state_file
 from llm_vault.local.postgres import PostgresCluster
 from llm_vault.local.server import OpenBaoServer
-from llm_vault.vault import args as a
-from llm_vault.vault.builtin.backend import BuiltinBackend
+from vault_provider import args as a
+from vault_provider.builtin.backend import BuiltinBackend
 from vault_secrets import SecretNotFound, VaultSecretManager
 
 from .conftest import Run, destroy_quietly, failing_up, preview_changes, unique, up, vault_config

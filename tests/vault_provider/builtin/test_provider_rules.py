@@ -16,15 +16,15 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 
 from llm_vault import engine
-from llm_vault.vault import args as a
-from llm_vault.vault.builtin import _client
-from llm_vault.vault.builtin._provider import coerce, seconds
-from llm_vault.vault.builtin.audit import AuditProvider
-from llm_vault.vault.builtin.backend import RESOURCES, BuiltinBackend
-from llm_vault.vault.builtin.jwt import JwtAuthRoleProvider
-from llm_vault.vault.builtin.mount import MountProvider
-from llm_vault.vault.builtin.policy import PolicyProvider
-from llm_vault.vault.builtin.token import TokenRoleProvider
+from vault_provider import args as a
+from vault_provider.builtin import _client
+from vault_provider.builtin._provider import coerce, seconds
+from vault_provider.builtin.audit import AuditProvider
+from vault_provider.builtin.backend import RESOURCES, BuiltinBackend
+from vault_provider.builtin.jwt import JwtAuthRoleProvider
+from vault_provider.builtin.mount import MountProvider
+from vault_provider.builtin.policy import PolicyProvider
+from vault_provider.builtin.token import TokenRoleProvider
 
 CONNECTION_ENV = [name for names in _client._ENV.values() for name in names]
 
@@ -230,7 +230,7 @@ def test_the_pickled_provider_is_a_class_reference_without_connection(monkeypatc
     pickled = base64.b64decode(serialize_provider(provider))
     assert token.encode() not in pickled
     assert b"127.0.0.1" not in pickled
-    assert b"llm_vault.vault.builtin.policy" in pickled and len(pickled) < 200
+    assert b"vault_provider.builtin.policy" in pickled and len(pickled) < 200
 
 
 def test_go_multierror_text_reads_as_one_line() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pulumi
 
-from llm_vault.vault import args as a
+from vault_provider import args as a
 
 Opts = pulumi.ResourceOptions | None
 Resource = pulumi.CustomResource
@@ -242,7 +242,7 @@ def _database_connection(
 ) -> Resource:
     """The connection with the root password as a write-only value (``password_wo`` +
     ``password_wo_version``: never in state), read from its source here, at deployment time."""
-    from llm_vault.vault.builtin.database import read_password
+    from vault_provider.builtin.database import read_password
 
     password = pulumi.Output.secret(read_password(args.password_source, f"database connection {args.name!r}"))
     connection = vault.database.SecretBackendConnection(

@@ -28,9 +28,9 @@ import pulumi
 import pulumi.dynamic as dyn
 from pulumi.runtime import rpc
 
-from llm_vault.vault.args import as_props
-from llm_vault.vault.builtin import _client
-from llm_vault.vault.builtin._client import Api, VaultObjectError, Where
+from vault_provider.args import as_props
+from vault_provider.builtin import _client
+from vault_provider.builtin._client import Api, VaultObjectError, Where
 
 A = TypeVar("A")
 

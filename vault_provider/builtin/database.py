@@ -18,9 +18,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from llm_vault.vault.args import DatabaseConnectionArgs, DatabaseRoleArgs, DatabaseStaticRoleArgs
-from llm_vault.vault.builtin._client import Api, VaultObjectError
-from llm_vault.vault.builtin._provider import EndpointProvider, VaultProvider, VaultResource
+from vault_provider.args import DatabaseConnectionArgs, DatabaseRoleArgs, DatabaseStaticRoleArgs
+from vault_provider.builtin._client import Api, VaultObjectError
+from vault_provider.builtin._provider import EndpointProvider, VaultProvider, VaultResource
 
 # Statements run in order: compared as sequences, not sets.
 ORDERED = frozenset(

@@ -9,8 +9,8 @@ import pytest
 from pulumi import automation as auto
 
 from llm_vault.local.server import OpenBaoServer
-from llm_vault.vault import args as a
-from llm_vault.vault.builtin.backend import BuiltinBackend
+from vault_provider import args as a
+from vault_provider.builtin.backend import BuiltinBackend
 
 from .conftest import FlakyProxy, failing_up, preview_changes, up, vault_config
 

@@ -15,8 +15,8 @@ from pulumi import automation as auto
 
 from llm_vault.local.server import OpenBaoServer
 from llm_vault.toolchain import REPO_ROOT
-from llm_vault.vault import args as a
-from llm_vault.vault.builtin.backend import BuiltinBackend
+from vault_provider import args as a
+from vault_provider.builtin.backend import BuiltinBackend
 
 from .conftest import preview_changes, up
 

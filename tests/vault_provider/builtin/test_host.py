@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import pickle
+import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,9 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from llm_vault.vault.args import PolicyArgs
-from llm_vault.vault.builtin.host import UntrustedProvider, pickled_reference, provider_for
-from llm_vault.vault.builtin.policy import Policy, PolicyProvider
+from vault_provider.args import PolicyArgs
+from vault_provider.builtin.host import UntrustedProvider, pickled_reference, provider_for
+from vault_provider.builtin.policy import Policy, PolicyProvider
 
 from .conftest import failing_up, unique, up
 
@@ -43,7 +45,7 @@ def _our_blob() -> str:
 
 
 def test_the_reference_the_program_writes_is_recognised_without_loading_it() -> None:
-    assert pickled_reference(_our_blob()) == ("llm_vault.vault.builtin.policy", "PolicyProvider")
+    assert pickled_reference(_our_blob()) == ("vault_provider.builtin.policy", "PolicyProvider")
 
 
 def test_a_pickle_that_calls_something_is_not_a_reference(tmp_path: Path) -> None:
@@ -67,11 +69,37 @@ def test_another_shipped_class_under_a_shipped_type_is_refused() -> None:
     from pulumi.dynamic.dynamic import serialize_provider
     from pulumi.runtime._serialization import _serialize
 
-    from llm_vault.vault.builtin.mount import MountProvider
+    from vault_provider.builtin.mount import MountProvider
 
     blob, _ = _serialize(True, serialize_provider, MountProvider())
     with pytest.raises(UntrustedProvider, match="urn:x"):
         provider_for(POLICY_TYPE, "urn:x", {"__provider": blob})
+
+
+def _reference_blob(module: str, qualname: str) -> str:
+    """The by-reference pickle of a ``qualname`` instance living at ``module``, as the SDK writes one
+    (the class is made up for the moment of pickling: nothing of the real module is needed)."""
+    fake = types.ModuleType(module)
+    cls = type(qualname, (), {"__module__": module, "__qualname__": qualname})
+    setattr(fake, qualname, cls)
+    sys.modules[module] = fake
+    try:
+        return _blob(cls())
+    finally:
+        del sys.modules[module]
+
+
+def test_a_state_written_before_the_provider_layer_moved_still_loads() -> None:
+    # States written when the provider layer was ``llm_vault.vault`` name the same class there.
+    old = _reference_blob("llm_vault.vault.builtin.policy", "PolicyProvider")
+    assert pickled_reference(old) == ("llm_vault.vault.builtin.policy", "PolicyProvider")
+    assert type(provider_for(POLICY_TYPE, "urn:z", {"__provider": old})) is PolicyProvider
+
+
+def test_a_look_alike_of_the_former_package_is_refused() -> None:
+    blob = _reference_blob("llm_vault.vaultx.builtin.policy", "PolicyProvider")
+    with pytest.raises(UntrustedProvider, match="urn:z"):
+        provider_for(POLICY_TYPE, "urn:z", {"__provider": blob})
 
 
 def test_a_type_we_do_not_ship_is_refused() -> None:

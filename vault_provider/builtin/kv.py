@@ -10,9 +10,9 @@ from typing import Any
 
 import hvac.exceptions
 
-from llm_vault.vault.args import KvMetadataArgs, KvV2ConfigArgs
-from llm_vault.vault.builtin._client import Api, VaultObjectError
-from llm_vault.vault.builtin._provider import EndpointProvider, VaultResource
+from vault_provider.args import KvMetadataArgs, KvV2ConfigArgs
+from vault_provider.builtin._client import Api, VaultObjectError
+from vault_provider.builtin._provider import EndpointProvider, VaultResource
 
 _DEFAULTS = {"max_versions": 0, "cas_required": False, "delete_version_after": 0}
 

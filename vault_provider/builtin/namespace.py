@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from llm_vault.vault.args import NamespaceArgs
-from llm_vault.vault.builtin._client import Api, VaultObjectError
-from llm_vault.vault.builtin._provider import VaultProvider, VaultResource
+from vault_provider.args import NamespaceArgs
+from vault_provider.builtin._client import Api, VaultObjectError
+from vault_provider.builtin._provider import VaultProvider, VaultResource
 
 # OpenBao deletes a namespace in the background (it is "tainted" meanwhile) and refuses to
 # create one at the same path, or delete its parent, until that is done.

@@ -40,11 +40,15 @@ from pulumi.runtime import Settings, configure, proto, rpc
 from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import ResourceProviderServicer, provider_pb2_grpc
 
-from llm_vault.vault.builtin import _profile
-from llm_vault.vault.builtin._client import VaultObjectError
+from vault_provider.builtin import _profile
+from vault_provider.builtin._client import VaultObjectError
 
 PROVIDER_KEY = "__provider"
 TYPE_PREFIX = "pulumi-python:"
+# Where the provider layer lived before it became its own package: states written then carry
+# ``llm_vault.vault.builtin.<kind>`` references. They name the same class, so they are accepted
+# (compared as text, never imported); the next up records the new module path.
+FORMER_PACKAGES = {"llm_vault.vault": "vault_provider"}
 
 
 class UntrustedProvider(Exception):
@@ -53,7 +57,7 @@ class UntrustedProvider(Exception):
 
 def shipped_providers() -> dict[str, type[ResourceProvider]]:
     """``pulumi-python:dynamic/vault:<Name>`` -> provider class, for every resource we ship."""
-    from llm_vault.vault.builtin.backend import RESOURCES
+    from vault_provider.builtin.backend import RESOURCES
 
     return {f"{TYPE_PREFIX}{r._resource_type_name}": r.provider_type for r in RESOURCES.values()}
 
@@ -83,6 +87,17 @@ def pickled_reference(blob: str) -> tuple[str, str] | None:
     return str(meaningful[0][1]), str(meaningful[1][1])
 
 
+def current_reference(reference: tuple[str, str] | None) -> tuple[str, str] | None:
+    """``reference`` with a former package path of the provider layer replaced by today's."""
+    if reference is None:
+        return None
+    module, qualname = reference
+    for former, today in FORMER_PACKAGES.items():
+        if module == former or module.startswith(former + "."):
+            return today + module[len(former) :], qualname
+    return reference
+
+
 def provider_for(type_: str, urn: str, *prop_sets: dict[str, Any]) -> ResourceProvider:
     """A fresh provider of the shipped class for this type, after checking every ``__provider``."""
     token = resource_type(type_, urn)
@@ -97,7 +112,7 @@ def provider_for(type_: str, urn: str, *prop_sets: dict[str, Any]) -> ResourcePr
         if blob is None or blob == rpc.UNKNOWN:
             continue
         reference = pickled_reference(blob) if isinstance(blob, str) else None
-        if reference != (cls.__module__, cls.__qualname__):
+        if current_reference(reference) != (cls.__module__, cls.__qualname__):
             raise UntrustedProvider(
                 f"resource {urn}: its `{PROVIDER_KEY}` in the state is not the reference to "
                 f"{cls.__module__}.{cls.__qualname__} that this program writes (the state was edited); "

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from llm_vault.vault.args import AppRoleRoleArgs
-from llm_vault.vault.builtin._provider import EndpointProvider, VaultResource
-from llm_vault.vault.builtin.cidr import canonical_cidrs
+from vault_provider.args import AppRoleRoleArgs
+from vault_provider.builtin._provider import EndpointProvider, VaultResource
+from vault_provider.builtin.cidr import canonical_cidrs
 
 
 class AppRoleRoleProvider(EndpointProvider[AppRoleRoleArgs]):

@@ -5,8 +5,8 @@ https://openbao.org/api-docs/system/policies/
 
 from __future__ import annotations
 
-from llm_vault.vault.args import PolicyArgs
-from llm_vault.vault.builtin._provider import EndpointProvider, VaultResource
+from vault_provider.args import PolicyArgs
+from vault_provider.builtin._provider import EndpointProvider, VaultResource
 
 
 class PolicyProvider(EndpointProvider[PolicyArgs]):

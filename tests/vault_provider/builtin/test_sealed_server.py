@@ -8,8 +8,8 @@ import pytest
 
 from llm_vault.engine import inline_stack
 from llm_vault.local.server import OpenBaoServer
-from llm_vault.vault import args as a
-from llm_vault.vault.builtin.backend import BuiltinBackend
+from vault_provider import args as a
+from vault_provider.builtin.backend import BuiltinBackend
 
 from .conftest import destroy_quietly, failing_up, up, vault_config
 

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import pulumi
 
-from llm_vault.vault.args import ObjectArgs
+from vault_provider.args import ObjectArgs
 
 BACKENDS = ("builtin", "pulumi_vault")
 
@@ -28,11 +28,11 @@ class VaultBackend(Protocol):
 
 def select_backend(name: str) -> VaultBackend:
     if name == "builtin":
-        from llm_vault.vault.builtin.backend import BuiltinBackend
+        from vault_provider.builtin.backend import BuiltinBackend
 
         return BuiltinBackend()
     if name == "pulumi_vault":
-        from llm_vault.vault.official import OfficialBackend
+        from vault_provider.official import OfficialBackend
 
         return OfficialBackend()
     raise ValueError(f"unknown provider backend {name!r}; expected one of {', '.join(BACKENDS)}")

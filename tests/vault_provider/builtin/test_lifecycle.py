@@ -25,8 +25,8 @@ from pulumi import automation as auto
 from llm_vault.engine import inline_stack, state_file
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import OpenBaoServer
-from llm_vault.vault import args as a
-from llm_vault.vault.builtin.backend import BuiltinBackend
+from vault_provider import args as a
+from vault_provider.builtin.backend import BuiltinBackend
 
 from .conftest import delete_namespace, destroy_quietly, preview_changes, unique, up, vault_config
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_vault.vault.args import AuthBackendArgs
-from llm_vault.vault.builtin._client import Api, VaultObjectError
-from llm_vault.vault.builtin._provider import VaultProvider, VaultResource
-from llm_vault.vault.builtin.mount import TUNE_PINNED, tune_live
+from vault_provider.args import AuthBackendArgs
+from vault_provider.builtin._client import Api, VaultObjectError
+from vault_provider.builtin._provider import VaultProvider, VaultResource
+from vault_provider.builtin.mount import TUNE_PINNED, tune_live
 
 
 class AuthBackendProvider(VaultProvider[AuthBackendArgs]):

@@ -9,9 +9,9 @@ from typing import Any
 
 import pulumi.dynamic as dyn
 
-from llm_vault.vault.args import MountArgs
-from llm_vault.vault.builtin._client import Api, VaultObjectError
-from llm_vault.vault.builtin._provider import VaultProvider, VaultResource
+from vault_provider.args import MountArgs
+from vault_provider.builtin._client import Api, VaultObjectError
+from vault_provider.builtin._provider import VaultProvider, VaultResource
 
 KV_V2 = "kv-v2"  # an alias Vault resolves to type "kv" with options.version "2"
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
-from llm_vault.vault.builtin import _client, host
-from llm_vault.vault.builtin._provider import VaultProvider
+from vault_provider.builtin import _client, host
+from vault_provider.builtin._provider import VaultProvider
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from llm_vault.vault.args import TokenRoleArgs
-from llm_vault.vault.builtin._provider import EndpointProvider, VaultResource
+from vault_provider.args import TokenRoleArgs
+from vault_provider.builtin._provider import EndpointProvider, VaultResource
 
 
 class TokenRoleProvider(EndpointProvider[TokenRoleArgs]):

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import pulumi
 
-from llm_vault.vault import args as a
-from llm_vault.vault.builtin._provider import VaultResource
-from llm_vault.vault.builtin.approle import AppRoleRole
-from llm_vault.vault.builtin.audit import Audit
-from llm_vault.vault.builtin.auth import AuthBackend
-from llm_vault.vault.builtin.database import (
+from vault_provider import args as a
+from vault_provider.builtin._provider import VaultResource
+from vault_provider.builtin.approle import AppRoleRole
+from vault_provider.builtin.audit import Audit
+from vault_provider.builtin.auth import AuthBackend
+from vault_provider.builtin.database import (
     DatabaseSecretBackendConnection,
     DatabaseSecretBackendRole,
     DatabaseSecretBackendStaticRole,
 )
-from llm_vault.vault.builtin.jwt import JwtAuthConfig, JwtAuthRole
-from llm_vault.vault.builtin.kv import KvMetadata, KvV2Config
-from llm_vault.vault.builtin.mount import Mount
-from llm_vault.vault.builtin.namespace import Namespace
-from llm_vault.vault.builtin.policy import Policy
-from llm_vault.vault.builtin.token import TokenRole
+from vault_provider.builtin.jwt import JwtAuthConfig, JwtAuthRole
+from vault_provider.builtin.kv import KvMetadata, KvV2Config
+from vault_provider.builtin.mount import Mount
+from vault_provider.builtin.namespace import Namespace
+from vault_provider.builtin.policy import Policy
+from vault_provider.builtin.token import TokenRole
 
 RESOURCES: dict[type, type[VaultResource]] = {
     a.NamespaceArgs: Namespace,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_vault.vault.args import AuditArgs
-from llm_vault.vault.builtin._client import Api
-from llm_vault.vault.builtin._provider import VaultProvider, VaultResource
+from vault_provider.args import AuditArgs
+from vault_provider.builtin._client import Api
+from vault_provider.builtin._provider import VaultProvider, VaultResource
 
 
 class AuditProvider(VaultProvider[AuditArgs]):
