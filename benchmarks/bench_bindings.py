@@ -28,8 +28,7 @@ from pathlib import Path
 import hvac
 import pulumi
 
-from llm_vault import toolchain
-from llm_vault.engine import inline_stack
+from llm_vault import automation, toolchain
 from llm_vault.local.server import OpenBaoServer, start_server
 from vault_provider import args as a
 from vault_provider.builtin.backend import BuiltinBackend
@@ -127,13 +126,14 @@ def bench_engine(
                 pulumi.ResourceOptions(depends_on=[jwt, policy]),
             )
 
-    stack = inline_stack(
+    target = automation.StackTarget(
         f"bench-{n}{'-shared' if shared_policy else ''}",
-        program,
-        state_dir=state_root / f"engine-{n}",
-        config={"vault:address": (server.address, False), "vault:token": (server.root_token, True)},
+        state_root / f"engine-{n}",
+        config={"vault:address": server.address},
+        secrets={"vault:token": server.root_token},
         env=env,
     )
+    stack = automation.open_stack(target, program)
     figures: dict[str, float] = {}
     try:
         figures["engine cold up"] = timed(lambda: stack.up(on_output=quiet))
@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     results: dict[int, dict[str, float]] = {}
     env = {"PULUMI_SKIP_CHECKPOINTS": "true"} if options.skip_checkpoints else {}
+    os.environ.pop("PULUMI_BACKEND_URL", None)  # our state goes to the temp folder (a file backend)
 
     with tempfile.TemporaryDirectory(prefix="bench-bindings-") as tmp:
         root = Path(tmp)

@@ -1,10 +1,31 @@
-"""Run the program for a stack through the Automation API with the real Pulumi engine.
+"""Open a stack and run the program through the Automation API with the real Pulumi engine.
+
+:func:`open_stack` is the one way in: the CLI, the main job, the end-to-end tests, the provider
+tests and the benchmarks all open their stacks with it, so workspace, passphrase, recovery and
+lock handling are the same for every stack. A :class:`StackTarget` says which stack and where its
+state lives, and where its config comes from: the checked-in ``Pulumi.<stack>.yaml`` plus this
+run's overrides (the CLI, the main job, the end-to-end tests), or, with ``config=``, a config
+given directly and no stack file (the provider tests, the benchmarks: their own program).
 
 Our machines have no Python language plugin for the CLI, so the program runs inline (the
-same ``infra.program.main`` that ``infra/__main__.py`` calls). The checked-in stack files
-are never rewritten: each stack gets a workspace folder beside its state where
-``Pulumi.yaml`` is copied and ``Pulumi.<stack>.yaml`` is regenerated from the checked-in
-values plus this run's overrides, keeping the ``encryptionsalt`` the engine wrote there.
+same ``infra.program.main`` that ``infra/__main__.py`` calls, unless the caller gives another).
+
+The state layout, one for every stack, under a state folder (``--state-dir``,
+``LLM_VAULT_STATE_DIR``, default ``.state``)::
+
+    backend/              the file backend (``file://…/backend?metadata=skip``), unless
+                          PULUMI_BACKEND_URL names another backend; :func:`state_file` is a
+                          stack's checkpoint in it
+    workspaces/<stack>/   the engine's work dir: ``Pulumi.yaml`` copied and ``Pulumi.<stack>.yaml``
+                          regenerated on each open (the checked-in files are never written: the
+                          engine writes ``encryptionsalt`` and config into the stack file), keeping
+                          the ``encryptionsalt`` the engine wrote there
+    .passphrase           the generated state passphrase (mode 0600)
+
+The passphrase rule (:func:`passphrase`), one for every stack: PULUMI_CONFIG_PASSPHRASE when it
+is set; else, on a file backend, the one generated once for the state folder; a shared backend
+(PULUMI_BACKEND_URL not ``file://``) without PULUMI_CONFIG_PASSPHRASE is refused before
+anything runs (:class:`BackendConfigError`). PULUMI_CONFIG_PASSPHRASE_FILE is never used.
 
 Apply and preview always refresh first: without refresh, drift is neither shown nor repaired.
 
@@ -22,6 +43,7 @@ import json
 import os
 import random
 import re
+import secrets
 import socket
 import sys
 import time
@@ -42,6 +64,11 @@ from llm_vault import engine, toolchain
 from llm_vault.stackfiles import stack_config
 
 PROJECT = "llm-vault"
+# The state layout (module docstring): folders and file under the state folder.
+BACKEND_DIR = "backend"
+WORKSPACES_DIR = "workspaces"
+PASSPHRASE_FILE = ".passphrase"  # the state and the key to its secrets go together
+PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE"
 # Keys that never go in a generated stack file: the provider reads them from the environment.
 ENV_ONLY_KEYS = {"vault:token"}
 # A lock older than this is taken to be left by a process that is gone, wherever it ran. The
@@ -75,7 +102,7 @@ def deep_merge(base: Any, override: Any) -> Any:
 
 @dataclass
 class StackTarget:
-    """Which stack, where its state lives, and this run's config overrides (full keys)."""
+    """Which stack, where its state lives, its config, and this run's config overrides (full keys)."""
 
     stack: str
     state_dir: Path = field(default_factory=default_state_dir)
@@ -83,13 +110,20 @@ class StackTarget:
     # Extra env for the engine and the provider host (VAULT_TOKEN among it): never in a repr.
     env: dict[str, str] = field(default_factory=dict, repr=False)
     source_root: Path = toolchain.REPO_ROOT
+    # None: the stack's config is the checked-in Pulumi.<stack>.yaml under source_root. A mapping
+    # (full keys): the whole config, no stack file (provider tests and benchmarks, which declare
+    # their own records). ``overrides`` apply on top of either.
+    config: dict[str, Any] | None = None
+    # Config the engine keeps encrypted (``vault:token`` of a provider test): set through the
+    # engine after the generated stack file is written, never in it in plain. Never in a repr.
+    secrets: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def backend_url(self) -> str:
         configured = os.environ.get("PULUMI_BACKEND_URL")
         if configured:
             return engine.with_file_metadata_skipped(configured)
-        return engine.file_backend_url(self.state_dir / "backend")
+        return engine.file_backend_url(self.state_dir / BACKEND_DIR)
 
     @property
     def backend_label(self) -> str:
@@ -98,7 +132,7 @@ class StackTarget:
 
     @property
     def workspace_dir(self) -> Path:
-        return self.state_dir / "workspaces" / self.stack
+        return self.state_dir / WORKSPACES_DIR / self.stack
 
     def settings(self) -> Settings:
         """The stack's validated settings with this run's overrides (raises ConfigError naming the key)."""
@@ -108,24 +142,77 @@ class StackTarget:
         return load_settings({k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("llm-vault:")})
 
     def config_values(self) -> dict[str, Any]:
-        values = stack_config(self.stack, self.source_root)
-        for key, value in self.overrides.items():
+        """The stack's whole config (full keys), secrets included: what the program and the provider see."""
+        values = stack_config(self.stack, self.source_root) if self.config is None else copy.deepcopy(self.config)
+        for key, value in {**self.overrides, **self.secrets}.items():
             values[key] = deep_merge(values[key], value) if key in values else value
         return values
+
+
+def state_file(state_dir: Path, stack: str) -> Path:
+    """Where the file backend under ``state_dir`` keeps ``stack``'s checkpoint (project-scoped layout)."""
+    return Path(state_dir) / BACKEND_DIR / ".pulumi" / "stacks" / PROJECT / f"{stack}.json"
+
+
+def passphrase(state_dir: Path, backend_url: str | None = None) -> str:
+    """The state passphrase (module docstring): PULUMI_CONFIG_PASSPHRASE from the environment, else
+    the one generated for ``state_dir``; ``backend_url`` (None: the file backend under
+    ``state_dir``) not a file backend and no PULUMI_CONFIG_PASSPHRASE: :class:`BackendConfigError`.
+
+    The generated one is written once (mode 0600) and reused, so a later run can decrypt the
+    secrets an earlier run stored. Never printed.
+    """
+    if os.environ.get(PASSPHRASE_ENV):
+        return os.environ[PASSPHRASE_ENV]
+    if backend_url is not None and engine.file_backend_dir(backend_url) is None:
+        # The generated passphrase lives beside one machine's work folder; a team's state must be
+        # readable by every member and CI, so the passphrase comes from the team's secret store.
+        raise BackendConfigError(
+            f"PULUMI_BACKEND_URL points at a shared backend ({mask_url(backend_url)}); set "
+            f"{PASSPHRASE_ENV} to the team's state passphrase (from your secret store) as well"
+        )
+    path = Path(state_dir) / PASSPHRASE_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two processes racing on a fresh state dir must not end up with two keys.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def copy_project_file(path: Path, target: Path, source: Path) -> None:
+    """Copy Pulumi.yaml for an inline program: without ``main`` (the program is the callable;
+    the CLI would insist that the folder exists next to the copy) and with the virtualenv path
+    made absolute."""
+    project = yaml.safe_load(path.read_text()) or {}
+    project.pop("main", None)
+    runtime = project.get("runtime")
+    options = runtime.get("options") if isinstance(runtime, dict) else None
+    if isinstance(options, dict) and isinstance(options.get("virtualenv"), str):
+        options["virtualenv"] = str(source / options["virtualenv"])
+    target.write_text(yaml.safe_dump(project, sort_keys=False))
 
 
 def _write_workspace(target: StackTarget) -> None:
     wd = target.workspace_dir
     wd.mkdir(parents=True, exist_ok=True)
-    engine.copy_project_file(target.source_root / "Pulumi.yaml", wd / "Pulumi.yaml", target.source_root)
+    copy_project_file(target.source_root / "Pulumi.yaml", wd / "Pulumi.yaml", target.source_root)
     stack_path = wd / f"Pulumi.{target.stack}.yaml"
     previous = yaml.safe_load(stack_path.read_text()) if stack_path.exists() else {}
     document: dict[str, Any] = {
         k: v for k, v in (previous or {}).items() if k in ("encryptionsalt", "secretsprovider", "encryptedkey")
     }
-    document["config"] = {k: v for k, v in target.config_values().items() if k not in ENV_ONLY_KEYS}
+    document["config"] = {
+        k: v for k, v in target.config_values().items() if k not in ENV_ONLY_KEYS and k not in target.secrets
+    }
     stack_path.write_text(
-        "# Generated for one run from the checked-in stack file plus overrides; not the source of truth.\n"
+        "# Generated for one run from the checked-in stack file (or the config given) plus overrides; "
+        "not the source of truth.\n"
         + yaml.safe_dump(document, sort_keys=True)
     )
 
@@ -146,14 +233,7 @@ def engine_env(target: StackTarget) -> dict[str, str]:
     env = toolchain.engine_env()
     env.update(target.env)
     env["PULUMI_BACKEND_URL"] = target.backend_url
-    if engine.file_backend_dir(target.backend_url) is None and not os.environ.get(engine.PASSPHRASE_ENV):
-        # The generated passphrase lives beside one machine's work folder; a team's state must be
-        # readable by every member and CI, so the passphrase comes from the team's secret store.
-        raise BackendConfigError(
-            f"PULUMI_BACKEND_URL points at a shared backend ({target.backend_label}); set "
-            f"{engine.PASSPHRASE_ENV} to the team's state passphrase (from your secret store) as well"
-        )
-    env[engine.PASSPHRASE_ENV] = engine.passphrase(target.state_dir)
+    env[PASSPHRASE_ENV] = passphrase(target.state_dir, target.backend_url)
     env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
     env.setdefault(DIY_PARALLEL_ENV, str(max(1, os.cpu_count() or 1)))
     return env
@@ -168,7 +248,10 @@ def open_stack(
 ) -> auto.Stack:
     """Create or select the stack in its workspace, with the program inline, recovered from an
     interrupted run (:func:`recover`; ``say`` gets its one line; ``read_only_ok`` for preview
-    and drift, which may hold a read-only state credential)."""
+    and drift, which may hold a read-only state credential).
+
+    ``program``: ``infra.program.main`` unless given (provider tests and benchmarks declare their
+    own records). The one way any caller opens a stack (module docstring)."""
     if program is None:
         from infra.program import main as program
 
@@ -208,6 +291,14 @@ def open_stack(
         raise AssertionError("unreachable")
 
     stack = run_locked(target.stack, create_or_select, "opening the stack", repaired)
+    if target.secrets:
+        # Encrypted by the engine with the state passphrase into the generated stack file, which
+        # was just written without them.
+        values = {
+            key: auto.ConfigValue(value=value if isinstance(value, str) else json.dumps(value), secret=True)
+            for key, value in target.secrets.items()
+        }
+        run_locked(stack, lambda: stack.set_all_config(values), "setting the secret config")
     recover(stack, target, say=say, notes=repaired, read_only_ok=read_only_ok)
     return stack
 

@@ -1,40 +1,26 @@
-"""Run an inline Pulumi program with the real engine through the Automation API.
+"""What running the pinned Pulumi engine takes, below any stack: leaf helpers, no layout.
 
-One entry, ``inline_stack``: a stack on a local file backend (``file://<state_dir>``) with a
-passphrase secrets provider, driven by the pinned CLI in ``llm_vault.toolchain``. The CLI
-entry point, the end-to-end tests and the benchmarks build on it.
+- ``pulumi_command``: the pinned CLI from ``llm_vault.toolchain``;
+- ``trim_recorded_stack_traces``: smaller state records (the Automation API path and the
+  language host record the same);
+- the file backend's quirks: ``file_backend_url`` (no metadata sidecars), ``file_backend_dir``,
+  ``repair_file_backend`` (what a killed write leaves).
 
-Two things the Automation API does on its own that we do not want:
-
-- it writes into the stack file (``encryptionsalt`` on first use, every ``set_config``), so a
-  checked-in ``Pulumi.<stack>.yaml`` is never used in place: project and stack files are
-  copied into a work dir of ours first;
-- without a work dir it makes a fresh temp dir per call and never removes it, so ours lives
-  under ``state_dir`` and is reused.
+Opening a stack is :func:`llm_vault.automation.open_stack`, the one way in for the CLI, the
+main job, the tests and the benchmarks; the state layout and the passphrase rule are there too.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import secrets
-import shutil
-from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
-import yaml
 from pulumi import automation as auto
 
 from llm_vault import toolchain
-
-PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE"
-PASSPHRASE_FILE = ".passphrase"  # inside state_dir: the state and the key to its secrets go together
-WORK_DIRS = "work"  # under state_dir: one work dir per (project, stack)
-
 
 # Frames of the Python stack recorded with each resource in state. The SDK records every frame
 # from the program's entry down (about 45% of a dynamic resource's state record here); the
@@ -133,119 +119,3 @@ def repair_file_backend(directory: Path) -> list[str]:
     if temps:
         notes.append(f"removed {len(temps)} half-written temp file(s) of the file backend")
     return notes
-
-
-def passphrase(state_dir: Path) -> str:
-    """PULUMI_CONFIG_PASSPHRASE from the environment, else the one generated for ``state_dir``.
-
-    The generated one is written once (mode 0600) and reused, so a later run can decrypt the
-    secrets an earlier run stored. Never printed.
-    """
-    if os.environ.get(PASSPHRASE_ENV):
-        return os.environ[PASSPHRASE_ENV]
-    path = state_dir / PASSPHRASE_FILE
-    if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes racing on a fresh state dir must not end up with two keys.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
-
-
-def _stack_file_name(stack_name: str) -> str:
-    return stack_name.split("/")[-1]  # "org/project/dev" -> "dev", as the CLI names stack files
-
-
-def _prepare_work_dir(state_dir: Path, project_name: str, stack_name: str, source: Path | None) -> Path:
-    """Our own work dir; with ``source``, a fresh copy of its project and stack files."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{project_name}.{stack_name}")
-    work = state_dir / WORK_DIRS / safe
-    work.mkdir(parents=True, exist_ok=True)
-    if source is not None:
-        source = source.resolve()
-        stack_file = f"Pulumi.{_stack_file_name(stack_name)}"
-        for path in source.iterdir():
-            if path.suffix not in (".yaml", ".yml", ".json") or not path.is_file():
-                continue
-            if path.stem == "Pulumi":
-                copy_project_file(path, work / path.name, source)
-            elif path.stem == stack_file:
-                shutil.copyfile(path, work / path.name)
-    return work
-
-
-def copy_project_file(path: Path, target: Path, source: Path) -> None:
-    """Copy Pulumi.yaml for an inline program: without ``main`` (the program is the callable;
-    the CLI would insist that the folder exists next to the copy) and with the virtualenv path
-    made absolute."""
-    project = yaml.safe_load(path.read_text()) or {}
-    project.pop("main", None)
-    runtime = project.get("runtime")
-    options = runtime.get("options") if isinstance(runtime, dict) else None
-    if isinstance(options, dict) and isinstance(options.get("virtualenv"), str):
-        options["virtualenv"] = str(source / options["virtualenv"])
-    target.write_text(yaml.safe_dump(project, sort_keys=False))
-
-
-def inline_stack(
-    stack_name: str,
-    program: Callable[[], None],
-    *,
-    state_dir: Path,
-    config: Mapping[str, tuple[Any, bool]] | None = None,
-    project_name: str = "llm-vault",
-    work_dir: Path | None = None,
-    env: Mapping[str, str] | None = None,
-) -> auto.Stack:
-    """Create or select ``stack_name`` running ``program`` in process.
-
-    ``config`` maps full keys (``vault:address``) to ``(value, secret)``; a value that is not
-    a string (a list, a mapping) is stored as JSON, which ``pulumi.Config.get_object`` reads.
-    ``work_dir`` may hold the checked-in ``Pulumi.yaml`` and ``Pulumi.<stack>.yaml``: they are
-    copied (never written) and their values are the stack's config before ``config`` is set.
-    ``env`` adds to the engine environment (e.g. ``VAULT_ADDR``); the engine otherwise runs with
-    ``toolchain.engine_env()``.
-    """
-    state_dir = Path(state_dir).resolve()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    trim_recorded_stack_traces()
-    work = _prepare_work_dir(state_dir, project_name, stack_name, work_dir)
-
-    env_vars = toolchain.engine_env()
-    env_vars.update(env or {})
-    env_vars[PASSPHRASE_ENV] = passphrase(state_dir)
-    env_vars["PULUMI_BACKEND_URL"] = file_backend_url(state_dir)
-
-    project_settings = None
-    if not any((work / f"Pulumi{ext}").exists() for ext in (".yaml", ".yml", ".json")):
-        project_settings = auto.ProjectSettings(name=project_name, runtime="python")
-    stack = auto.create_or_select_stack(
-        stack_name,
-        project_name=project_name,
-        program=program,
-        opts=auto.LocalWorkspaceOptions(
-            work_dir=str(work),
-            env_vars=env_vars,
-            secrets_provider="passphrase",
-            project_settings=project_settings,
-            pulumi_command=pulumi_command(),
-        ),
-    )
-    if config:
-        stack.set_all_config(
-            {
-                key: auto.ConfigValue(value=value if isinstance(value, str) else json.dumps(value), secret=secret)
-                for key, (value, secret) in config.items()
-            }
-        )
-    return stack
-
-
-def state_file(state_dir: Path, stack_name: str, project_name: str = "llm-vault") -> Path:
-    """Where the file backend keeps the stack's checkpoint (project-scoped layout)."""
-    return Path(state_dir) / ".pulumi" / "stacks" / project_name / f"{_stack_file_name(stack_name)}.json"

@@ -203,7 +203,7 @@ class Deployment:
 
     def state_files(self) -> list[Path]:
         """The file backend's checkpoints (one JSON document per stack)."""
-        return sorted((self.state_dir / "backend").rglob("*.json"))
+        return sorted((self.state_dir / automation.BACKEND_DIR).rglob("*.json"))
 
     # -- the server ----------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from llm_vault import toolchain
+from llm_vault import automation, toolchain
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import OpenBaoServer
 from llm_vault.local_job import overrides_for
@@ -137,7 +137,7 @@ class Driver:
         return Running(proc, time.monotonic())
 
     def checkpoint(self) -> dict[str, Any]:
-        path = self.state_dir / "backend" / ".pulumi" / "stacks" / "llm-vault" / "dev.json"
+        path = automation.state_file(self.state_dir, "dev")
         if not path.exists():
             return {}
         return dict(json.loads(path.read_text()).get("checkpoint", {}).get("latest") or {})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from typing import Any
 import hvac
 import hvac.exceptions
 import pytest
+import yaml
 
 from llm_vault import automation, cli, engine
 from llm_vault.local.server import OpenBaoServer, start_server
@@ -113,6 +115,87 @@ def test_torn_metadata_and_temp_files_of_a_killed_write_are_removed(tmp_path: Pa
     assert sorted(p.name for p in stacks.iterdir()) == ["dev.json", "dev.json.bak.attrs"]
 
 
+def test_the_passphrase_is_generated_once_private_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(automation.PASSPHRASE_ENV, raising=False)
+    first = automation.passphrase(tmp_path / "state")
+    assert automation.passphrase(tmp_path / "state") == first
+    assert stat.S_IMODE((tmp_path / "state" / automation.PASSPHRASE_FILE).stat().st_mode) == 0o600
+    monkeypatch.setenv(automation.PASSPHRASE_ENV, "from-the-environment")
+    assert automation.passphrase(tmp_path / "state") == "from-the-environment"
+
+
+def test_a_shared_backend_needs_the_teams_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(automation.PASSPHRASE_ENV, raising=False)
+    shared = "postgres://pulumi:s3cret@127.0.0.1:5432/state"
+    with pytest.raises(automation.BackendConfigError, match="set PULUMI_CONFIG_PASSPHRASE") as info:
+        automation.passphrase(tmp_path / "state", shared)
+    assert "s3cret" not in str(info.value)
+    assert not (tmp_path / "state" / automation.PASSPHRASE_FILE).exists()  # none generated for it
+    monkeypatch.setenv(automation.PASSPHRASE_ENV, "the-teams")
+    assert automation.passphrase(tmp_path / "state", shared) == "the-teams"
+
+
+def test_every_stack_has_one_layout_under_its_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    checked_in = automation.StackTarget("dev", tmp_path / "state")
+    given = automation.StackTarget("bench", tmp_path / "state", config={"vault:address": "http://127.0.0.1:1"})
+    for target in (checked_in, given):
+        assert target.backend_url == f"file://{tmp_path}/state/backend?metadata=skip"
+        assert target.workspace_dir == tmp_path / "state" / "workspaces" / target.stack
+    assert automation.state_file(tmp_path / "state", "dev") == (
+        tmp_path / "state" / "backend" / ".pulumi" / "stacks" / "llm-vault" / "dev.json"
+    )
+
+
+def _checkout(tmp_path: Path) -> Path:
+    source = tmp_path / "checkout"
+    source.mkdir()
+    (source / "Pulumi.yaml").write_text(
+        "name: llm-vault\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\nmain: infra/\n"
+    )
+    (source / "Pulumi.dev.yaml").write_text("config:\n  llm-vault:environment: dev\n")
+    (source / "Pulumi.prod.yaml").write_text("config: {}\n")
+    return source
+
+
+def test_the_workspace_gets_the_project_file_and_that_stack_generated_from_the_checked_in_one(
+    tmp_path: Path,
+) -> None:
+    source = _checkout(tmp_path)
+    before = {p.name: p.read_text() for p in source.iterdir()}
+    target = automation.StackTarget(
+        "dev", tmp_path / "state", overrides={"llm-vault:extra": "x"}, secrets={"vault:token": "t0k"},
+        source_root=source,
+    )
+    automation._write_workspace(target)
+
+    work = target.workspace_dir
+    assert sorted(p.name for p in work.iterdir()) == ["Pulumi.dev.yaml", "Pulumi.yaml"]
+    project = yaml.safe_load((work / "Pulumi.yaml").read_text())
+    assert "main" not in project
+    assert project["runtime"]["options"]["virtualenv"] == str(source / ".venv")
+    stack_text = (work / "Pulumi.dev.yaml").read_text()
+    assert yaml.safe_load(stack_text)["config"] == {"llm-vault:environment": "dev", "llm-vault:extra": "x"}
+    assert "t0k" not in stack_text  # a secret is set through the engine, encrypted
+    assert {p.name: p.read_text() for p in source.iterdir()} == before
+
+
+def test_a_config_given_directly_needs_no_stack_file(tmp_path: Path) -> None:
+    source = _checkout(tmp_path)
+    target = automation.StackTarget(
+        "bench", tmp_path / "state", config={"vault:address": "http://127.0.0.1:1", "llm-vault:adopt": ["a"]},
+        overrides={"llm-vault:adopt": ["b"]}, secrets={"vault:token": "t0k"}, source_root=source,
+    )
+    assert target.config_values() == {
+        "vault:address": "http://127.0.0.1:1", "llm-vault:adopt": ["b"], "vault:token": "t0k"
+    }
+    automation._write_workspace(target)
+    stack_text = (target.workspace_dir / "Pulumi.bench.yaml").read_text()
+    assert yaml.safe_load(stack_text)["config"] == {"vault:address": "http://127.0.0.1:1", "llm-vault:adopt": ["b"]}
+    assert "t0k" not in stack_text
+    assert "t0k" not in repr(target)
+
+
 # -- against a server ------------------------------------------------------------------------------
 
 
@@ -153,7 +236,7 @@ def _interrupt_create(state_dir: Path, resource_of: str, **inputs: Any) -> None:
     """Make the state what a run killed during the create of ``resource_of`` leaves: a pending create
     (with ``inputs`` changed), no resource. Written into the file backend's checkpoint directly:
     `pulumi stack import` drops pending operations."""
-    path = state_dir / "backend" / ".pulumi" / "stacks" / "llm-vault" / "dev.json"
+    path = automation.state_file(state_dir, "dev")
     document = json.loads(path.read_text())
     latest = document["checkpoint"]["latest"]
     resource = next(r for r in latest["resources"] if r["urn"].endswith(f"::policy-{resource_of}"))

@@ -127,10 +127,10 @@ def pulumi_env(state_dir: Path, vault: dict[str, str]) -> dict[str, str]:
     them), the state's backend and passphrase: the same state `llm-vault` opens."""
     env = toolchain.engine_env()
     env["PATH"] = os.pathsep.join([str(toolchain.venv_bin()), env["PATH"]])
-    env["PULUMI_BACKEND_URL"] = f"file://{state_dir / 'backend'}"
-    env[engine.PASSPHRASE_ENV] = engine.passphrase(state_dir)
+    env["PULUMI_BACKEND_URL"] = engine.file_backend_url(state_dir / automation.BACKEND_DIR)
+    env[automation.PASSPHRASE_ENV] = automation.passphrase(state_dir)
     env.update(vault)
-    (state_dir / "backend").mkdir(parents=True, exist_ok=True)
+    (state_dir / automation.BACKEND_DIR).mkdir(parents=True, exist_ok=True)
     return env
 
 
@@ -276,7 +276,7 @@ def test_pulumi_stack_export_holds_no_token_or_secret(cli_prod: CliStack) -> Non
     resources = json.loads(export.stdout)["deployment"]["resources"]
     assert len(resources) > 20  # the whole stack is there to search
     assert leaks_in(export.stdout) == {}  # the root token among them
-    assert cli_prod.env[engine.PASSPHRASE_ENV] not in export.stdout
+    assert cli_prod.env[automation.PASSPHRASE_ENV] not in export.stdout
 
 
 @pytest.mark.integration

@@ -1,8 +1,9 @@
 """Helpers for driving the builtin providers through the real engine.
 
-Each engine test gets its own file backend under ``tmp_path`` and its own throwaway namespace
-names on the shared ``openbao`` server; whatever a test creates it destroys, and a fixture
-removes what a failed test left behind.
+Each engine test gets its own state folder under ``tmp_path`` (opened through
+``automation.open_stack``, as every stack is, with the config given directly) and its own
+throwaway namespace names on the shared ``openbao`` server; whatever a test creates it
+destroys, and a fixture removes what a failed test left behind.
 """
 
 from __future__ import annotations
@@ -22,13 +23,41 @@ import hvac.exceptions
 import pytest
 from pulumi import automation as auto
 
-from llm_vault.engine import inline_stack
+from llm_vault import automation
 from llm_vault.local.server import OpenBaoServer
 
 
 def vault_config(address: str, token: str, **extra: tuple[Any, bool]) -> dict[str, tuple[Any, bool]]:
     """Stack config for the provider: the official provider's keys, the token as a secret."""
     return {"vault:address": (address, False), "vault:token": (token, True), **extra}
+
+
+def target_for(
+    name: str,
+    *,
+    state_dir: Path,
+    config: dict[str, tuple[Any, bool]],
+    env: dict[str, str] | None = None,
+    source_root: Path | None = None,
+) -> automation.StackTarget:
+    """The target of a provider test's stack, for ``automation.open_stack``: ``config`` maps full
+    keys to ``(value, secret)``. It is the stack's whole config (no stack file), or, with
+    ``source_root``, set on top of the checked-in stack file there."""
+    plain = {key: value for key, (value, secret) in config.items() if not secret}
+    secrets = {key: value for key, (value, secret) in config.items() if secret}
+    if source_root is None:
+        return automation.StackTarget(name, state_dir, config=plain, secrets=secrets, env=dict(env or {}))
+    return automation.StackTarget(
+        name, state_dir, overrides=plain, secrets=secrets, env=dict(env or {}), source_root=source_root
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _state_in_the_temp_folder() -> Iterator[None]:
+    """Our state goes to the temp folder, whatever backend the developer's shell points at."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("PULUMI_BACKEND_URL", raising=False)
+        yield
 
 
 class Run:
@@ -114,12 +143,13 @@ def state_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_stack(state_dir: Path, openbao: OpenBaoServer) -> Iterator[Callable[..., auto.Stack]]:
-    """``make_stack(name, program, config=...)``: an engine stack destroyed after the test."""
+    """``make_stack(name, program, config=..., env=..., source_root=...)``: an engine stack (see
+    :func:`target_for`) destroyed after the test."""
     stacks: list[auto.Stack] = []
 
     def make(name: str, program: Callable[[], None], **kwargs: Any) -> auto.Stack:
         kwargs.setdefault("config", vault_config(openbao.address, openbao.root_token))
-        stack = inline_stack(name, program, state_dir=state_dir, **kwargs)
+        stack = automation.open_stack(target_for(name, state_dir=state_dir, **kwargs), program)
         stacks.append(stack)
         return stack
 

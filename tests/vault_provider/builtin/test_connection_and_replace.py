@@ -1,5 +1,5 @@
-"""Where the providers connect, what they do when a declaration changes, and ``inline_stack``'s
-promise never to write into a checked-in work dir."""
+"""Where the providers connect, what they do when a declaration changes, and ``open_stack``'s
+promise never to write into a checked-in project and stack file."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_environment_connection_root_namespace_and_a_checked_in_work_dir(
     stack = make_stack(
         "conn",
         program,
-        work_dir=checkout,
+        source_root=checkout,
         config={"llm-vault:extra": ("set by the run", False)},  # config set on top: into the copy
         env={"VAULT_ADDR": openbao.address, "VAULT_TOKEN": openbao.root_token},
     )

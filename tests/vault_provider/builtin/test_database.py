@@ -23,14 +23,15 @@ import pytest
 from pulumi import automation as auto
 
 from infra.config_databases import Grant, grant_policy
-from llm_vault.engine import inline_stack, state_file
+from llm_vault import automation
+from llm_vault.automation import state_file
 from llm_vault.local.postgres import PostgresCluster
 from llm_vault.local.server import OpenBaoServer
 from vault_provider import args as a
 from vault_provider.builtin.backend import BuiltinBackend
 from vault_secrets import SecretNotFound, VaultSecretManager
 
-from .conftest import Run, destroy_quietly, failing_up, preview_changes, unique, up, vault_config
+from .conftest import Run, destroy_quietly, failing_up, preview_changes, target_for, unique, up, vault_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -136,12 +137,14 @@ def deployment(
     postgres.query(setup + f'GRANT ALL ON SCHEMA public TO "{root_user}";', dbname=db)
     state_dir = tmp_path_factory.mktemp("db-state")
     mount = unique("db")
-    stack = inline_stack(
-        "database",
+    stack = automation.open_stack(
+        target_for(
+            "database",
+            state_dir=state_dir,
+            config=vault_config(server.address, server.root_token),
+            env={PASSWORD_ENV: root_password},
+        ),
         program_for(plan(mount, postgres, db, root_user, static_user)),
-        state_dir=state_dir,
-        config=vault_config(server.address, server.root_token),
-        env={PASSWORD_ENV: root_password},
     )
     dep = Deployment(
         stack, state_dir, server.client(), postgres, server, mount, db, root_user, root_password, static_user
@@ -302,7 +305,9 @@ def test_a_role_made_by_hand_is_refused_until_listed_under_adopt_then_taken_over
     def stack_with(adopt: list[str]) -> auto.Stack:
         server = deployment.server
         config = vault_config(server.address, server.root_token, **{"llm-vault:adopt": (adopt, False)})
-        return inline_stack("database-adopt", program_for([declared]), state_dir=tmp_path, config=config)
+        return automation.open_stack(
+            target_for("database-adopt", state_dir=tmp_path, config=config), program_for([declared])
+        )
 
     refused = stack_with([])
     try:

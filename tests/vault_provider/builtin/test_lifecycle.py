@@ -22,13 +22,14 @@ import pulumi
 import pytest
 from pulumi import automation as auto
 
-from llm_vault.engine import inline_stack, state_file
+from llm_vault import automation
+from llm_vault.automation import state_file
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import OpenBaoServer
 from vault_provider import args as a
 from vault_provider.builtin.backend import BuiltinBackend
 
-from .conftest import delete_namespace, destroy_quietly, preview_changes, unique, up, vault_config
+from .conftest import delete_namespace, destroy_quietly, preview_changes, target_for, unique, up, vault_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -258,11 +259,9 @@ def deployed(
 ) -> Iterator[Deployment]:
     plan = make_plan(oidc_issuer.url)
     state_dir = tmp_path_factory.mktemp("lifecycle") / "state"
-    stack = inline_stack(
-        "lifecycle",
+    stack = automation.open_stack(
+        target_for("lifecycle", state_dir=state_dir, config=vault_config(openbao.address, openbao.root_token)),
         program_for(plan),
-        state_dir=state_dir,
-        config=vault_config(openbao.address, openbao.root_token),
     )
     try:
         up(stack)

@@ -1,21 +1,17 @@
 """The providers' rules that need no server: typing of props, diff, adoption keys, connection
-settings, what gets pickled, and the engine helper's files."""
+settings, what gets pickled."""
 
 from __future__ import annotations
 
 import base64
 import os
-import stat
 import typing
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 
-from llm_vault import engine
 from vault_provider import args as a
 from vault_provider.builtin import _client
 from vault_provider.builtin._provider import coerce, seconds
@@ -236,32 +232,6 @@ def test_the_pickled_provider_is_a_class_reference_without_connection(monkeypatc
 def test_go_multierror_text_reads_as_one_line() -> None:
     assert _client._one_line("1 error occurred:\n\t* permission denied\n\n") == "permission denied"
     assert _client._one_line("2 errors occurred:\n\t* a\n\t* b\n\n") == "a; b"
-
-
-def test_the_passphrase_is_generated_once_private_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(engine.PASSPHRASE_ENV, raising=False)
-    first = engine.passphrase(tmp_path / "state")
-    assert engine.passphrase(tmp_path / "state") == first
-    assert stat.S_IMODE((tmp_path / "state" / engine.PASSPHRASE_FILE).stat().st_mode) == 0o600
-    monkeypatch.setenv(engine.PASSPHRASE_ENV, "from-the-environment")
-    assert engine.passphrase(tmp_path / "state") == "from-the-environment"
-
-
-def test_the_work_dir_gets_copies_of_the_project_and_that_stack_file_only(tmp_path: Path) -> None:
-    source = tmp_path / "checkout"
-    source.mkdir()
-    (source / "Pulumi.yaml").write_text(
-        "name: llm-vault\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\nmain: infra/\n"
-    )
-    (source / "Pulumi.dev.yaml").write_text("config:\n  llm-vault:environment: dev\n")
-    (source / "Pulumi.prod.yaml").write_text("config: {}\n")
-    work = engine._prepare_work_dir(tmp_path / "state", "llm-vault", "org/llm-vault/dev", source)
-
-    assert sorted(p.name for p in work.iterdir()) == ["Pulumi.dev.yaml", "Pulumi.yaml"]
-    project = yaml.safe_load((work / "Pulumi.yaml").read_text())
-    assert "main" not in project
-    assert project["runtime"]["options"]["virtualenv"] == str(source / ".venv")
-    assert (work / "Pulumi.dev.yaml").read_text() == (source / "Pulumi.dev.yaml").read_text()
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from llm_vault.engine import inline_stack
+from llm_vault import automation
 from llm_vault.local.server import OpenBaoServer
 from vault_provider import args as a
 from vault_provider.builtin.backend import BuiltinBackend
 
-from .conftest import destroy_quietly, failing_up, up, vault_config
+from .conftest import destroy_quietly, failing_up, target_for, up, vault_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -24,9 +24,8 @@ def test_an_apply_to_a_sealed_server_fails_naming_the_object_and_converges_after
     def program() -> None:
         BuiltinBackend().declare("reader", a.PolicyArgs(name="reader", policy='path "x/*" { capabilities = ["read"] }'))
 
-    stack = inline_stack(
-        "sealed", program, state_dir=tmp_path / "state", config=vault_config(server.address, server.root_token)
-    )
+    config = vault_config(server.address, server.root_token)
+    stack = automation.open_stack(target_for("sealed", state_dir=tmp_path / "state", config=config), program)
     try:
         server.seal()
         error = failing_up(stack)
