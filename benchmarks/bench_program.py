@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 import hvac
 
 from infra.components.github_oidc import binding_role
-from llm_vault import toolchain
+from llm_vault import automation, toolchain
 from llm_vault.cli import preview_with_undeclared
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import OpenBaoServer, start_server
@@ -261,7 +261,7 @@ def bench_engine(
 
 def checkpoint_size(state_dir: Path) -> int:
     """Bytes of the stack's checkpoint as written (compressed or not), without backups or history."""
-    stacks = state_dir / "backend" / ".pulumi" / "stacks"
+    stacks = automation.state_file(state_dir, STACK).parent  # the one state layout
     found = [p for p in stacks.rglob(f"{STACK}.json*") if not p.name.endswith(".bak")]
     return sum(p.stat().st_size for p in found)
 

@@ -22,7 +22,7 @@ import pulumi
 import pytest
 from pulumi import automation as auto
 
-from infra.config_databases import Grant, grant_policy
+from infra.config.databases import Grant, grant_policy
 from llm_vault import automation
 from llm_vault.automation import state_file
 from llm_vault.local.postgres import PostgresCluster
