@@ -33,6 +33,8 @@ CI_TTL_CEILING = 60 * 60
 SECRET_ID_TTL_WINDOW = (24 * 3600, 48 * 3600)
 
 BACKENDS = ("builtin", "pulumi_vault")
+# The token role that mints read-only children; the operator policy names it as ${token_role}.
+READONLY_TOKEN_ROLE = "openai-llm-readonly"
 AUDIT_MODES = ("api", "declared")
 RESERVED_NAMESPACES = {"root", "sys", "audit", "auth", "cubbyhole", "identity"}
 CAPABILITIES = {"create", "read", "update", "patch", "delete", "list", "sudo", "deny", "subscribe"}
@@ -40,6 +42,7 @@ CAPABILITIES = {"create", "read", "update", "patch", "delete", "list", "sudo", "
 _NS_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _MOUNT_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
+_ROOT_TAG = re.compile(r"^[a-z0-9][a-z0-9_]{0,31}$")
 _GH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DIGITS = re.compile(r"^[0-9]+$")
 _DURATION_PART = re.compile(r"(\d+)(d|h|m|s)")
@@ -240,6 +243,7 @@ class Settings:
     pipeline: PipelineSettings | None = None
     adopt: tuple[str, ...] = field(default=())
     databases: DatabaseSettings | None = None  # infra/config_databases.py
+    root_layout: RootLayout | None = None  # llm-vault:rootLayout (stacks sharing the root namespace)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -776,7 +780,7 @@ def _short_lived(raw: Any, policy_names: set[str]) -> ShortLivedTokenSettings:
     if ttl <= 0 or ttl > 24 * 3600:
         raise ConfigError(f"{key}.ttl", f"must be between 1s and 24h, got {ttl}s")
     return ShortLivedTokenSettings(
-        role=_str(raw, "role", key, "openai-llm-readonly"),
+        role=_str(raw, "role", key, READONLY_TOKEN_ROLE),
         allowed_policies=allowed,
         ttl_seconds=ttl,
         renewable=_bool(raw, "renewable", key, True),
@@ -908,9 +912,13 @@ def _adopt(raw: Any) -> tuple[str, ...]:
 def load_policies(policy_dir: Path, placeholders: str | dict[str, str], *, key: str = "policies") -> tuple[Policy, ...]:
     """Every ``*.hcl`` file is one ACL policy named by its stem; each must parse as HCL.
 
-    ``placeholders`` is the kv mount path, or a mapping of every placeholder to fill.
+    ``placeholders`` is the kv mount path (the token role keeps its default name), or a mapping
+    of every placeholder to fill.
     """
-    values = {"kv_mount": placeholders} if isinstance(placeholders, str) else dict(placeholders)
+    if isinstance(placeholders, str):
+        values = {"kv_mount": placeholders, "token_role": READONLY_TOKEN_ROLE}
+    else:
+        values = dict(placeholders)
     if not policy_dir.is_dir():
         raise ConfigError(key, f"policy folder {policy_dir} is missing")
     policies = [render_policy_file(path, values, key=key) for path in sorted(policy_dir.glob("*.hcl"))]
@@ -954,6 +962,106 @@ def _check_policy_hcl(text: str, key: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# root layout: several stacks in the one root namespace of a server without namespaces (Vault OSS)
+
+
+@dataclass(frozen=True)
+class RootLayout:
+    """``llm-vault:rootLayout: {tag: dev}``: how a stack without a namespace stays clear of the other
+    environments' stacks in the root namespace they share.
+
+    Names the stack takes from ``policies/*.hcl`` and its own keys (ACL policies, the token role,
+    database grant policies) get ``<tag>-`` in front: Vault's ACL globs match prefixes only, so
+    one rule can address "every policy of dev" (``sys/policies/acl/dev-*``, the preview policy).
+    Paths the stack file spells out (kv, JWT and AppRole mounts, the audit device, the pipeline
+    and database mounts) must already end in ``-<tag>``: they are written as they are on the
+    server, so the loader checks them rather than rewrites them. JWT and AppRole role names live
+    under those per-environment mounts and need nothing. Vault Enterprise and OpenBao use a
+    namespace per environment instead, and a stack with a namespace refuses this key.
+    """
+
+    tag: str
+
+    def name(self, name: str) -> str:
+        return f"{self.tag}-{name}"
+
+
+def _root_layout(raw: Any, namespace: str | None) -> RootLayout | None:
+    key = "rootLayout"
+    if raw is None:
+        if namespace is None:
+            # Without it, dev's and prod's openai-llm-ci (and token role) would be one object.
+            raise ConfigError(
+                key,
+                "is required with llm-vault:namespace '': stacks sharing the root namespace would take the same "
+                "policy and token-role names; set {tag: <environment>}",
+            )
+        return None
+    raw = _obj(raw, key)
+    if namespace is not None:
+        raise ConfigError(
+            key, f"is for stacks without a namespace; this stack's namespace {namespace!r} keeps it apart"
+        )
+    _no_unknown(raw, {"tag"}, key)
+    tag = _str(raw, "tag", key, required=True)
+    # No '-': "dev-*" must not also match the names of a stack tagged "dev-2".
+    if not _ROOT_TAG.match(tag):
+        raise ConfigError(f"{key}.tag", f"{tag!r} must be up to 32 lower-case letters, digits or '_' (no '-')")
+    return RootLayout(tag)
+
+
+def _token_role_name(raw: Mapping[str, Any], layout: RootLayout | None) -> str:
+    """The token role's name on the server, for the operator policy's ``${token_role}``; the
+    policies are rendered before ``shortLivedTokens`` is checked (which names a bad value)."""
+    section = raw.get("shortLivedTokens")
+    role = section.get("role") if isinstance(section, Mapping) else None
+    role = role if isinstance(role, str) and role.strip() else READONLY_TOKEN_ROLE
+    return layout.name(role) if layout is not None else role
+
+
+def _in_root_layout(settings: Settings) -> Settings:
+    """``settings`` with the root layout's names applied, after its paths are checked."""
+    layout = settings.root_layout
+    if layout is None:
+        return settings
+    paths = {
+        "kv.path": settings.kv.path,
+        "github.path": settings.github.path,
+        "modelRunner.path": settings.model_runner.path,
+    }
+    if settings.audit.mode == "api":  # (a declared device is the server's, named in its config file)
+        paths["audit.path"] = settings.audit.path
+    if settings.pipeline is not None:
+        paths["pipeline.path"] = settings.pipeline.path
+    if settings.databases is not None:
+        paths["databases.path"] = settings.databases.path
+    for key, path in paths.items():
+        if not path.endswith(f"-{layout.tag}"):
+            raise ConfigError(
+                key,
+                f"{path!r} must end in '-{layout.tag}' (llm-vault:rootLayout.tag): stacks sharing the root "
+                "namespace keep their mounts and audit devices apart by it",
+            )
+
+    def names(policies: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(layout.name(p) for p in policies)
+
+    github, runner, tokens = settings.github, settings.model_runner, settings.short_lived_tokens
+    return replace(
+        settings,
+        policies=tuple(replace(p, name=layout.name(p.name), stem=p.stem or p.name) for p in settings.policies),
+        github=replace(github, bindings=tuple(replace(b, policies=names(b.policies)) for b in github.bindings)),
+        model_runner=replace(runner, policies=names(runner.policies)),
+        short_lived_tokens=replace(
+            tokens, role=layout.name(tokens.role), allowed_policies=names(tokens.allowed_policies)
+        ),
+        databases=replace(settings.databases, policy_prefix=layout.name(""))
+        if settings.databases is not None
+        else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
 # entry points
 
 TOP_LEVEL_KEYS = {
@@ -969,6 +1077,7 @@ TOP_LEVEL_KEYS = {
     "pipeline",
     "adopt",
     "databases",
+    "rootLayout",
 }
 
 
@@ -985,7 +1094,8 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         raise ConfigError("providerBackend", f"must be one of {BACKENDS}, got {backend!r}")
     kv = _kv(raw.get("kv"))
     namespace = _namespace(raw.get("namespace"))
-    policies = load_policies(policy_dir, kv.path)
+    layout = _root_layout(raw.get("rootLayout"), namespace)
+    policies = load_policies(policy_dir, {"kv_mount": kv.path, "token_role": _token_role_name(raw, layout)})
     names = {p.name for p in policies}
     protect = _bool(raw, "protect", "", False)
     github = _github(
@@ -1011,11 +1121,16 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         "audit_path": audit.path,
     }
     short_lived = _short_lived(raw.get("shortLivedTokens"), names)
+    # Names as the server knows them (in the root layout, with the tag in front).
+    def on_server(name: str) -> str:
+        return layout.name(name) if layout is not None else name
+
     placeholders.update(
         jwt_roles=",".join(b.role for b in github.bindings),
         approle_roles=model_runner.role,
-        token_roles=short_lived.role,
-        acl_policies=",".join(sorted(names)),
+        token_roles=on_server(short_lived.role),
+        acl_policies=",".join(sorted(on_server(n) for n in names)),
+        name_prefix=on_server(""),
     )
     placeholders.update(declared_grants(placeholders))
     settings = Settings(
@@ -1032,8 +1147,9 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         pipeline=_pipeline(raw.get("pipeline"), github, placeholders, environment, policy_dir, protect),
         adopt=_adopt(raw.get("adopt")),
         databases=parse_databases(raw.get("databases"), {model_runner.role, *(b.role for b in github.bindings)}),
+        root_layout=layout,
     )
-    return with_database_grants(settings)
+    return _in_root_layout(with_database_grants(settings))
 
 
 def raw_from_pulumi_config() -> dict[str, Any]:
