@@ -47,11 +47,12 @@ CAPABILITIES = frozenset({"create", "read", "update", "patch", "delete", "list",
 
 
 def render_policy(path: Path, kv_mount: str) -> str:
-    """The policy text of ``path`` with ``${kv_mount}`` filled in, by the program's own renderer
-    (``infra.config.render_policy_file``: any other placeholder is a ``ConfigError``)."""
-    from infra.config import render_policy_file
+    """The policy text of ``path`` with ``${kv_mount}`` filled in (and ``${token_role}`` with the
+    token role's default name), by the program's own renderer (``infra.config.render_policy_file``:
+    any other placeholder is a ``ConfigError``)."""
+    from infra.config import READONLY_TOKEN_ROLE, render_policy_file
 
-    return render_policy_file(Path(path), {"kv_mount": kv_mount}).text
+    return render_policy_file(Path(path), {"kv_mount": kv_mount, "token_role": READONLY_TOKEN_ROLE}).text
 
 
 def policy_files(policy_dir: Path = POLICY_DIR) -> dict[str, Path]:
@@ -125,7 +126,8 @@ def pipeline_values(placeholders: Mapping[str, str]) -> dict[str, str]:
     """Every value a pipeline policy names: ``placeholders`` plus ``ns`` (as infra/config/ derives it)."""
     from infra.config import declared_grants, namespace_prefix
 
-    values = {**placeholders, "ns": namespace_prefix(placeholders["namespace"])}
+    # name_prefix: "" in a namespace, "<tag>-" in the root layout (infra.config.RootLayout).
+    values = {"name_prefix": "", **placeholders, "ns": namespace_prefix(placeholders["namespace"])}
     # (a second stack is named by environment and namespace only: it has no grants of its own here)
     return {**values, **declared_grants(values)} if "jwt_path" in values else values
 

@@ -39,8 +39,9 @@ from infra.config.policies import (
     normalised_name,
     render_policy_file,
 )
+from infra.config.root_layout import RootLayout
 from infra.config.schema import PROJECT, RESERVED_NAMESPACES, ConfigError, parse_duration
-from infra.config.short_lived_tokens import ShortLivedTokenSettings
+from infra.config.short_lived_tokens import READONLY_TOKEN_ROLE, ShortLivedTokenSettings
 from infra.config.stack import BACKENDS, Settings, load_settings
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "GITHUB_ISSUER",
     "POLICY_DIR",
     "PROJECT",
+    "READONLY_TOKEN_ROLE",
     "RESERVED_NAMESPACES",
     "RISKY_EVENTS",
     "SECRET_ID_TTL_WINDOW",
@@ -66,6 +68,7 @@ __all__ = [
     "OidcBinding",
     "PipelineSettings",
     "Policy",
+    "RootLayout",
     "SecretEntry",
     "Settings",
     "ShortLivedTokenSettings",

@@ -89,6 +89,11 @@ class DatabaseSettings:
     path: str
     connections: tuple[Connection, ...]
     grants: tuple[Grant, ...]
+    # In front of each grant's policy name: the root layout's "<tag>-" (infra.config.root_layout).
+    policy_prefix: str = ""
+
+    def policy_name(self, grant: Grant) -> str:
+        return self.policy_prefix + grant_policy_name(grant)
 
 
 def _statements(statements: list[str]) -> list[str]:

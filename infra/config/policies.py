@@ -28,9 +28,15 @@ class Policy:
 def load_policies(policy_dir: Path, placeholders: str | dict[str, str], *, key: str = "policies") -> tuple[Policy, ...]:
     """Every ``*.hcl`` file is one ACL policy named by its stem; each must parse as HCL.
 
-    ``placeholders`` is the kv mount path, or a mapping of every placeholder to fill.
+    ``placeholders`` is the kv mount path (the token role keeps its default name), or a mapping
+    of every placeholder to fill.
     """
-    values = {"kv_mount": placeholders} if isinstance(placeholders, str) else dict(placeholders)
+    from infra.config.short_lived_tokens import READONLY_TOKEN_ROLE
+
+    if isinstance(placeholders, str):
+        values = {"kv_mount": placeholders, "token_role": READONLY_TOKEN_ROLE}
+    else:
+        values = dict(placeholders)
     if not policy_dir.is_dir():
         raise ConfigError(key, f"policy folder {policy_dir} is missing")
     policies = [render_policy_file(path, values, key=key) for path in sorted(policy_dir.glob("*.hcl"))]

@@ -8,6 +8,9 @@ from pydantic import field_validator
 
 from infra.config.schema import Duration, Schema, Text, record
 
+# The token role that mints read-only children; the operator policy names it as ${token_role}.
+READONLY_TOKEN_ROLE = "openai-llm-readonly"
+
 
 @dataclass(frozen=True)
 class ShortLivedTokenSettings:
@@ -18,7 +21,7 @@ class ShortLivedTokenSettings:
 
 
 class ShortLivedTokensSchema(Schema):
-    role: Text = "openai-llm-readonly"
+    role: Text = READONLY_TOKEN_ROLE
     allowed_policies: list[Text] = ["openai-llm-readonly"]  # each must be a policy of policies/
     ttl: Duration = 3600
     renewable: bool = True

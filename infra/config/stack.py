@@ -24,6 +24,7 @@ from infra.config.github import (
 from infra.config.kv import KvSchema, KvSettings, non_production
 from infra.config.model_runner import ModelRunnerSchema, ModelRunnerSettings
 from infra.config.policies import POLICY_DIR, Policy, declared_grants, load_policies, namespace_prefix
+from infra.config.root_layout import RootLayout, RootLayoutSchema, in_root_layout, root_layout
 from infra.config.schema import NS_SEGMENT, RESERVED_NAMESPACES, ConfigError, Name, Schema, parse
 from infra.config.short_lived_tokens import ShortLivedTokenSettings, ShortLivedTokensSchema
 
@@ -45,6 +46,7 @@ class Settings:
     pipeline: PipelineSettings | None = None
     adopt: tuple[str, ...] = field(default=())
     databases: DatabaseSettings | None = None
+    root_layout: RootLayout | None = None  # llm-vault:rootLayout (stacks sharing the root namespace)
 
 
 def _section() -> Any:
@@ -69,6 +71,7 @@ class StackSchema(Schema):
     pipeline: PipelineSchema | None = None
     adopt: list[str] = []
     databases: DatabasesSchema | None = None
+    root_layout: RootLayoutSchema | None = None
 
     @field_validator("namespace")
     @classmethod
@@ -108,7 +111,14 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
     environment, protect = stack.environment, stack.protect
     kv = stack.kv.to_record()
     namespace = stack.namespace or None
-    policies = load_policies(policy_dir, kv.path)
+    layout = root_layout(stack.root_layout, namespace)
+
+    def on_server(name: str) -> str:
+        """A name as the server knows it (in the root layout, with the tag in front)."""
+        return layout.name(name) if layout is not None else name
+
+    # The operator policy names the token role it may mint through (${token_role}).
+    policies = load_policies(policy_dir, {"kv_mount": kv.path, "token_role": on_server(stack.short_lived_tokens.role)})
     names = {p.name for p in policies}
     github = github_settings(
         stack.github,
@@ -136,8 +146,9 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         "audit_path": audit.path,
         "jwt_roles": ",".join(b.role for b in github.bindings),
         "approle_roles": model_runner.role,
-        "token_roles": short_lived.role,
-        "acl_policies": ",".join(sorted(names)),
+        "token_roles": on_server(short_lived.role),
+        "acl_policies": ",".join(sorted(on_server(n) for n in names)),
+        "name_prefix": on_server(""),
     }
     placeholders.update(declared_grants(placeholders))
     identities = {model_runner.role, *(b.role for b in github.bindings)}
@@ -155,5 +166,6 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
         pipeline=pipeline_settings(stack.pipeline, github, placeholders, policy_dir, protect),
         adopt=tuple(stack.adopt),
         databases=stack.databases.to_record(identities) if stack.databases is not None else None,
+        root_layout=layout,
     )
-    return with_database_grants(settings)
+    return in_root_layout(with_database_grants(settings))
