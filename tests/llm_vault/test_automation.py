@@ -196,9 +196,6 @@ def test_a_config_given_directly_needs_no_stack_file(tmp_path: Path) -> None:
     assert "t0k" not in repr(target)
 
 
-# -- against a server ------------------------------------------------------------------------------
-
-
 def test_a_run_validates_its_stack_config_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The preflight, the job and the inline program share one validation while the values hold.
     import infra.config
@@ -215,6 +212,9 @@ def test_a_run_validates_its_stack_config_once(tmp_path: Path, monkeypatch: pyte
     target.overrides["llm-vault:kv"] = {"maxVersions": 0}
     with pytest.raises(infra.config.ConfigError, match=r"^llm-vault:kv\.maxVersions: must be at least 1"):
         target.settings()
+
+
+# -- against a server ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
