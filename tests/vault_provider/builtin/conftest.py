@@ -52,9 +52,10 @@ def target_for(
     )
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _state_in_the_temp_folder() -> Iterator[None]:
-    """Our state goes to the temp folder, whatever backend the developer's shell points at."""
+    """Our state goes to the temp folder, whatever backend the developer's shell points at
+    (package scope: before the module-scoped deployments, and given back after this package)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("PULUMI_BACKEND_URL", raising=False)
         yield
