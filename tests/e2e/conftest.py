@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from llm_vault.stackfiles import STACKS
 
 from .harness import (
@@ -78,7 +78,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="session")
 def provisioned(
-    openbao: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
+    openbao: Server, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     """dev, staging and prod applied to ``openbao`` (one namespace each), destroyed afterwards.
 

@@ -24,7 +24,7 @@ import requests
 
 from infra import policy_reach
 from llm_vault.access_matrix import DENY, load_expectations, load_policies
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from tests.infra.test_policy_reach import ACL_CASES
 
 EXPECTATIONS = load_expectations()
@@ -41,7 +41,7 @@ ROWS = [
 
 @dataclass
 class Environment:
-    server: OpenBaoServer
+    server: Server
     namespace: str
     tokens: dict[str, str]  # policy -> token holding only that policy
 
@@ -53,7 +53,7 @@ class Environment:
 
 
 @pytest.fixture(scope="module")
-def environment(openbao: OpenBaoServer) -> Iterator[Environment]:
+def environment(openbao: Server) -> Iterator[Environment]:
     namespace = f"policies-{secrets.token_hex(4)}"
     root = openbao.client()
     root.sys.create_namespace(namespace)

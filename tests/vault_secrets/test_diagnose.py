@@ -21,7 +21,7 @@ import hvac.exceptions as hvac_errors
 import pytest
 
 from llm_vault import cli
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from vault_secrets import Diagnosis, diagnose
 
 from .secrecy import assert_not_leaked
@@ -163,7 +163,7 @@ def test_an_unreachable_address(provisioned: Provisioned) -> None:
     assert "cannot connect" in str(result) and "VAULT_ADDR" in str(result)
 
 
-def test_a_sealed_server(openbao_persistent: OpenBaoServer) -> None:
+def test_a_sealed_server(openbao_persistent: Server) -> None:
     openbao_persistent.seal()
     result = diagnose(openbao_persistent.address, openbao_persistent.root_token)
     line = failed_at(result, "server")

@@ -26,7 +26,7 @@ import hvac.exceptions as hvac_errors
 import pytest
 
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from vault_secrets import (
     AppRoleAuth,
     AuthenticationFailed,
@@ -74,7 +74,7 @@ def _random_value() -> str:
 class Provisioned:
     """One environment's worth of server objects in a throwaway namespace."""
 
-    server: OpenBaoServer
+    server: Server
     issuer: GitHubOidcIssuer
     namespace: str
     api_keys: dict[str, str] = field(repr=False)  # what api-keys holds (generated at runtime)
@@ -165,7 +165,7 @@ def _provision_environment(admin: hvac.Client, issuer: GitHubOidcIssuer, api_key
 
 
 @pytest.fixture(scope="module")
-def provisioned(openbao: OpenBaoServer, oidc_issuer: GitHubOidcIssuer) -> Iterator[Provisioned]:
+def provisioned(openbao: Server, oidc_issuer: GitHubOidcIssuer) -> Iterator[Provisioned]:
     """THE environment of this module: swap this fixture for the program-provisioned one later."""
     namespace = f"t-vs-{secrets.token_hex(4)}"
     root = openbao.client()

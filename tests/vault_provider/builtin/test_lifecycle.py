@@ -24,7 +24,7 @@ from pulumi import automation as auto
 
 from llm_vault.engine import inline_stack, state_file
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from vault_provider import args as a
 from vault_provider.builtin.backend import BuiltinBackend
 
@@ -165,7 +165,7 @@ def _data(client: hvac.Client, path: str) -> dict[str, Any] | None:
     return response["data"]
 
 
-def server_mismatches(server: OpenBaoServer, plan: Plan) -> list[str]:
+def server_mismatches(server: Server, plan: Plan) -> list[str]:
     """Each declared field the server does not hold as declared (empty: all as declared)."""
     root = server.client()
     inner = server.client(namespace=plan.ns)
@@ -254,7 +254,7 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def deployed(
-    openbao: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
+    openbao: Server, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     plan = make_plan(oidc_issuer.url)
     state_dir = tmp_path_factory.mktemp("lifecycle") / "state"
@@ -275,7 +275,7 @@ def deployed(
         root.sys.disable_audit_device(plan.audit.path)
 
 
-def test_every_declared_object_is_on_the_server_as_declared(openbao: OpenBaoServer, deployed: Deployment) -> None:
+def test_every_declared_object_is_on_the_server_as_declared(openbao: Server, deployed: Deployment) -> None:
     assert server_mismatches(openbao, deployed.plan) == []
 
 
@@ -285,7 +285,7 @@ def test_a_second_up_changes_nothing(deployed: Deployment) -> None:
     assert set(result.summary.resource_changes or {}) == {"same"}
 
 
-def test_the_state_holds_no_token_and_the_providers_no_connection(openbao: OpenBaoServer, deployed: Deployment) -> None:
+def test_the_state_holds_no_token_and_the_providers_no_connection(openbao: Server, deployed: Deployment) -> None:
     # Assertions compare booleans only: a failure must not print the token.
     token = openbao.root_token
     # Every file of the backend (checkpoint, backups, history) and the work dir's stack file.
@@ -307,7 +307,7 @@ def test_the_state_holds_no_token_and_the_providers_no_connection(openbao: OpenB
         assert len(pickled) < 200, "a provider should be pickled by reference to its class"
 
 
-def _change_everything_out_of_band(server: OpenBaoServer, plan: Plan) -> tuple[int, int]:
+def _change_everything_out_of_band(server: Server, plan: Plan) -> tuple[int, int]:
     """Change nine objects and delete four (two directly, two with their namespace)."""
     root = server.client()
     inner = server.client(namespace=plan.ns)
@@ -333,7 +333,7 @@ def _change_everything_out_of_band(server: OpenBaoServer, plan: Plan) -> tuple[i
 
 
 def test_out_of_band_changes_are_found_by_a_refreshing_preview_and_repaired_by_a_refreshing_up(
-    openbao: OpenBaoServer, deployed: Deployment
+    openbao: Server, deployed: Deployment
 ) -> None:
     updated, deleted = _change_everything_out_of_band(openbao, deployed.plan)
     assert len(server_mismatches(openbao, deployed.plan)) >= updated + deleted
@@ -345,7 +345,7 @@ def test_out_of_band_changes_are_found_by_a_refreshing_preview_and_repaired_by_a
     assert preview_changes(deployed.stack) == {}
 
 
-def test_destroy_leaves_nothing(openbao: OpenBaoServer, deployed: Deployment) -> None:
+def test_destroy_leaves_nothing(openbao: Server, deployed: Deployment) -> None:
     deployed.stack.destroy(on_output=lambda _line: None)
     root = openbao.client()
     assert _data(root, f"sys/namespaces/{deployed.plan.ns}") is None
