@@ -99,9 +99,12 @@ def database_mount(server: local_server.DetachedServer, stack: str) -> str:
 
 def vault_oss_layout(stack: str) -> dict[str, Any]:
     """A stack on HashiCorp Vault OSS, which has no namespaces: the environment is kept apart by
-    its mount and auth paths instead (``openai-llm-<stack>``, ``jwt-<stack>``, ``approle-<stack>``)."""
+    its mount and auth paths instead (``openai-llm-<stack>``, ``jwt-<stack>``, ``approle-<stack>``;
+    the checked-in audit and pipeline paths end in ``-<stack>`` already) and its policy and token
+    role names start with ``<stack>-`` (``llm-vault:rootLayout``), so all three stacks fit on one server."""
     return {
         "llm-vault:namespace": "",
+        "llm-vault:rootLayout": {"tag": stack},
         "llm-vault:kv": {"path": f"openai-llm-{stack}"},
         "llm-vault:github": {"path": f"jwt-{stack}"},
         "llm-vault:modelRunner": {"path": f"approle-{stack}"},

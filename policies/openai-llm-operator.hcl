@@ -34,9 +34,10 @@ path "${kv_mount}/destroy/*" {
 }
 
 # Mint read-only child tokens for processes that only consume secrets. Only through the token
-# role, whose allowed_policies pin the child to openai-llm-readonly; plain auth/token/create and
-# create-orphan stay denied (a child could otherwise carry any of the operator's policies or
-# outlive the operator's token).
-path "auth/token/create/openai-llm-readonly" {
+# role (${token_role}: the stack's shortLivedTokens.role, "openai-llm-readonly" unless the stack
+# renames it), whose allowed_policies pin the child to openai-llm-readonly; plain
+# auth/token/create and create-orphan stay denied (a child could otherwise carry any of the
+# operator's policies or outlive the operator's token).
+path "auth/token/create/${token_role}" {
   capabilities = ["update"]
 }

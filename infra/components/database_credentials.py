@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.config_databases import DatabaseSettings, grant_policy, grant_policy_name
+from infra.config.databases import DatabaseSettings, grant_policy
 from vault_provider.args import (
     DatabaseConnectionArgs,
     DatabaseRoleArgs,
@@ -87,10 +87,10 @@ class DatabaseCredentials(VaultComponent):
                     ),
                     depends_on=[connection],
                 )
-        self.policies = [grant_policy_name(g) for g in settings.grants]
+        self.policies = [settings.policy_name(g) for g in settings.grants]
         for grant in settings.grants:
             self._declare(
                 f"{name}-policy-{grant.role}",
-                PolicyArgs(name=grant_policy_name(grant), policy=grant_policy(path, grant), namespace=namespace),
+                PolicyArgs(name=settings.policy_name(grant), policy=grant_policy(path, grant), namespace=namespace),
             )
         self.register_outputs({"path": path, "policies": self.policies})

@@ -25,5 +25,6 @@ class PolicySet(VaultComponent):
         self.names = [p.name for p in policies]
         for policy in policies:
             args = PolicyArgs(name=policy.name, policy=policy.text, namespace=namespace)
-            self._declare(f"policy-{policy.name}", args)
+            # Named by the file stem: the same resource in every layout (root layout: "dev-" + stem).
+            self._declare(f"policy-{policy.stem or policy.name}", args)
         self.register_outputs({"names": self.names})

@@ -54,10 +54,13 @@ path "${ns}auth/${approle_path}/role" {
 path "${ns}auth/${approle_path}/role/+" {
   capabilities = ["read"]
 }
-path "${ns}auth/token/roles/*" {
+# ${name_prefix} is "" in a namespace (everything there is this environment's) and "<tag>-" in
+# the root layout (llm-vault:rootLayout), where other environments' policies and roles sit beside
+# ours: ACL globs match prefixes, so this reaches this environment's names only.
+path "${ns}auth/token/roles/${name_prefix}*" {
   capabilities = ["read", "list"]
 }
-path "${ns}sys/policies/acl/*" {
+path "${ns}sys/policies/acl/${name_prefix}*" {
   capabilities = ["read", "list"]
 }
 

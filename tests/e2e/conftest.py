@@ -1,22 +1,33 @@
-"""Fixtures of the end-to-end tests: the three stacks applied to one OpenBao, seeded secrets.
+"""Fixtures of the end-to-end tests: the three stacks applied to one server, seeded secrets.
 
-Engine runs cost seconds, so the stacks are applied once per session and shared; tests that
-change the server (the drift tests) repair what they broke before the next one runs. Modules
-run in a fixed order (see ``MODULE_ORDER``): behaviour first, then the audit checks (which
-search the log for everything the earlier tests handled), then drift, whose last test destroys.
+The server is a parameter (``e2e_server``: ``openbao`` and ``vault``; test ids say which).
+OpenBao gets a namespace per environment, as the checked-in stack files say; HashiCorp Vault OSS,
+which has no namespaces, gets the same three stacks in the root layout
+(``llm_vault.local_job.vault_oss_layout``: per-environment paths, ``<env>-`` names). A test or a
+module that runs on one server only says so with ``@pytest.mark.servers("openbao")`` and why; the
+session summary lists what ran where.
+
+Engine runs cost seconds, so the stacks are applied once per server and shared. Every module runs
+alone and in any order: a test that changes the server repairs it before it ends, a test that
+needs audit traffic makes its own, and the destroy tests apply a stack of their own
+(``test_drift.own_stack``). The teardown searches every audit log for every value the session
+handled, whatever ran, then destroys the stacks and checks that nothing of ours is left.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from llm_vault import toolchain
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import Server
+from llm_vault.local.server import Server, start_server
+from llm_vault.local_job import vault_oss_layout
 from llm_vault.stackfiles import STACKS
 
 from .harness import (
@@ -25,42 +36,66 @@ from .harness import (
     Seeded,
     checked_in_stack_files,
     git_status_of_stack_files,
+    leaks_in,
     provision,
     remember,
 )
 from .identities import COUNTS
 
-MODULE_ORDER = (
-    "test_login_matrix",
-    "test_policy_enforcement",
-    "test_identity_view",
-    "test_isolation",
-    "test_kv",
-    "test_protection",
-    "test_pipeline_tokens",
-    "test_attacks",
-    "test_audit",
-    "test_drift",
-)
+SERVERS = ("openbao", "vault")
 # The engine and the provider host read these; an engine run exports VAULT_* into this process.
 _ENV_KEYS = ("VAULT_ADDR", "VAULT_TOKEN", "PULUMI_BACKEND_URL")
+# test node id -> server, for the summary of what ran where
+_RAN: dict[str, set[str]] = defaultdict(set)
+_ONLY: dict[str, str] = {}  # module or test -> why it runs on one server
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put this folder's tests in MODULE_ORDER, in the slots they already occupy."""
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses the shared deployment runs once per server (``[openbao-...]``, ``[vault-...]``)."""
+    if "e2e_server" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("servers")
+    servers = tuple(marker.args) if marker else SERVERS
+    if marker:
+        unknown = set(servers) - set(SERVERS)
+        assert not unknown, f"{metafunc.definition.nodeid}: unknown servers {unknown}"
+        reason = marker.kwargs.get("reason")
+        assert reason, f"{metafunc.definition.nodeid}: a test on fewer servers than all states why (reason=...)"
+        _ONLY[metafunc.definition.module.__name__.rsplit(".", 1)[-1]] = f"{', '.join(servers)} only: {reason}"
+    metafunc.parametrize("e2e_server", servers, indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``E2E_SERVERS=vault`` (comma-separated) runs the end-to-end tests of those servers only; the
+    others are deselected (pytest reports how many), never skipped as if they had run."""
+    chosen = {s.strip() for s in os.environ.get("E2E_SERVERS", ",".join(SERVERS)).split(",") if s.strip()}
+    unknown = chosen - set(SERVERS)
+    if unknown:
+        raise pytest.UsageError(f"E2E_SERVERS: unknown servers {sorted(unknown)}; known: {list(SERVERS)}")
     here = Path(__file__).parent
-    slots = [i for i, item in enumerate(items) if item.path.parent == here]
+    keep, drop = [], []
+    for item in items:
+        server = item.callspec.params.get("e2e_server") if hasattr(item, "callspec") else None
+        (drop if item.path.parent == here and server is not None and server not in chosen else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
-    def rank(item: pytest.Item) -> int:
-        stem = item.path.stem
-        return MODULE_ORDER.index(stem) if stem in MODULE_ORDER else len(MODULE_ORDER)
 
-    ordered = sorted((items[i] for i in slots), key=rank)  # stable: order inside a module is kept
-    for slot, item in zip(slots, ordered, strict=True):
-        items[slot] = item
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        for server in SERVERS:
+            if f"[{server}" in report.nodeid or f"-{server}-" in report.nodeid or f"-{server}]" in report.nodeid:
+                _RAN[server].add(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _RAN or _ONLY:
+        terminalreporter.write_sep("-", "end-to-end servers")
+        for server in SERVERS:
+            terminalreporter.write_line(f"e2e on {server}: {len(_RAN.get(server, ()))} tests passed")
+        for where, why in sorted(_ONLY.items()):
+            terminalreporter.write_line(f"SUBSET: {where} runs on {why}")
     if COUNTS:
         terminalreporter.write_sep("-", "end-to-end counts")
         for name, value in sorted(COUNTS.items()):
@@ -77,13 +112,39 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="session")
-def provisioned(
-    openbao: Server, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
-    """dev, staging and prod applied to ``openbao`` (one namespace each), destroyed afterwards.
+def e2e_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The server the shared deployment is applied to: the session's OpenBao, or a Vault OSS of its own."""
+    if request.param == "openbao":
+        yield request.getfixturevalue("openbao")
+        return
+    if not toolchain.vault_bin().exists():
+        pytest.fail(
+            f"HashiCorp Vault {toolchain.VAULT_VERSION} is part of the toolchain but {toolchain.vault_bin()} is "
+            "missing: run `make bootstrap` (it builds Vault from its Go module)",
+            pytrace=False,
+        )
+    try:
+        server = start_server("dev", workdir=tmp_path_factory.mktemp("e2e-vault"), product="vault")
+    except Exception as exc:  # loud: every test that needed it errors with the reason
+        pytest.fail(f"could not start HashiCorp Vault: {exc}", pytrace=False)
+    yield server
+    server.stop()
 
-    Teardown unprotects staging and prod on purpose (protect=false, up) before destroying, then
-    checks that nothing of ours is left and that the checked-in stack files are untouched.
+
+def layout_overrides(server: Server) -> dict[str, dict[str, object]]:
+    """Per-stack overrides for ``server``: none on OpenBao; the root layout on Vault OSS."""
+    return {stack: vault_oss_layout(stack) for stack in STACKS} if server.product == "vault" else {}
+
+
+@pytest.fixture(scope="session")
+def provisioned(
+    e2e_server: Server, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """dev, staging and prod applied to ``e2e_server``, destroyed afterwards.
+
+    Teardown searches every audit log for every value the session handled, then unprotects
+    staging and prod on purpose (protect=false, up) before destroying, then checks that nothing
+    of ours is left and that the checked-in stack files are untouched.
     """
     stack_files = checked_in_stack_files()
     # Compared before/after rather than with "": someone may be editing the stack files in
@@ -92,10 +153,20 @@ def provisioned(
     saved = {key: os.environ.get(key) for key in _ENV_KEYS}
     # Our state goes to the temp folder, whatever backend the developer's shell points at.
     os.environ.pop("PULUMI_BACKEND_URL", None)
-    deployment = Deployment(openbao, oidc_issuer, tmp_path_factory.mktemp("e2e-state"))
+    deployment = Deployment(
+        e2e_server,
+        oidc_issuer,
+        tmp_path_factory.mktemp(f"e2e-state-{e2e_server.product}"),
+        extra_overrides=layout_overrides(e2e_server),
+    )
     try:
         provision(deployment, STACKS)
         yield deployment
+        # Whatever ran, in whatever order: no value handled so far is in any audit log in plaintext.
+        for stack in STACKS:
+            log = Path(deployment.stacks[stack].settings.audit.file_path)
+            leaks = leaks_in(log.read_text()) if log.exists() else {}
+            assert not leaks, f"{log.name} holds values in plaintext (kind: count): {leaks}"
         deployment.destroy_all()
         left = deployment.leftovers(STACKS)
         assert not left, f"destroy left objects of ours on the server: {left}"

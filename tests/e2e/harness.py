@@ -96,9 +96,17 @@ class EnvStack:
         return f"EnvStack({self.name!r}, destroyed={self.destroyed})"
 
     @property
-    def namespace(self) -> str:
-        assert self.settings.namespace is not None, "every checked-in stack sets a namespace"
+    def namespace(self) -> str | None:
+        """The environment's namespace; None in the Vault OSS root layout (``llm-vault:rootLayout``)."""
         return self.settings.namespace
+
+    def from_root(self, path: str) -> str:
+        """``path`` of this environment as a request in the root namespace addresses it."""
+        return f"{self.namespace}/{path}" if self.namespace else path
+
+    def policy(self, stem: str) -> str:
+        """The server's name of the policy from ``policies/<stem>.hcl`` (root layout: ``<tag>-<stem>``)."""
+        return next(p.name for p in self.settings.policies if (p.stem or p.name) == stem)
 
 
 @dataclass(frozen=True)
@@ -216,7 +224,7 @@ class Deployment:
         found: list[str] = []
         try:
             namespaces = root.sys.list_namespaces()["data"]["keys"]
-        except hvac.exceptions.InvalidPath:  # none at all
+        except hvac.exceptions.InvalidPath:  # none at all (or Vault OSS, which has no namespaces)
             namespaces = []
         audit = root.sys.list_enabled_audit_devices()["data"]
         auth = root.sys.list_auth_methods()["data"]
@@ -224,8 +232,13 @@ class Deployment:
         for stack in stacks:
             record = self.stacks[stack]
             s = record.settings
-            if f"{s.namespace}/" in namespaces:
+            if s.namespace is not None and f"{s.namespace}/" in namespaces:
                 found.append(f"namespace {s.namespace}")
+            if s.namespace is None:  # root layout: what a namespace would have held sits in the root
+                mounts = root.sys.list_mounted_secrets_engines()["data"]
+                found += [f"mount {m}" for m in (s.kv.path,) if f"{m}/" in mounts]
+                found += [f"auth method {m}" for m in (s.github.path, s.model_runner.path) if f"{m}/" in auth]
+                found += [f"policy {p.name}" for p in s.policies if p.name in policies]
             if s.audit.mode == "api" and f"{s.audit.path}/" in audit:
                 found.append(f"audit device {s.audit.path}")
             if s.pipeline is not None:

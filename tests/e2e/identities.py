@@ -171,7 +171,7 @@ def operator_caller(deployment: Deployment, stack: str) -> Caller:
     """A token created by root in the stack's namespace with only openai-llm-operator."""
     record = deployment.stacks[stack]
     created = deployment.root(record.namespace).auth.token.create(
-        policies=["openai-llm-operator"], no_default_policy=True, ttl="15m"
+        policies=[record.policy("openai-llm-operator")], no_default_policy=True, ttl="15m"
     )
     return Caller(deployment.server, created["auth"]["client_token"], record.namespace, f"{stack}:operator")
 

@@ -33,7 +33,10 @@ from vault_secrets.errors import VaultSecretsError
 from .harness import Deployment, Seeded, remember
 from .identities import COUNTS, claims_for, pipeline_caller, refused_login, sign
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.servers("openbao", reason="budget: the pipeline attacks run on OpenBao only"),
+]
 
 
 @contextmanager

@@ -22,7 +22,10 @@ from llm_vault.stackfiles import STACKS, stack_config
 from .harness import Deployment, Seeded, remember
 from .identities import COUNTS, Caller, claims_for, jwt_login, model_runner_caller, sign
 
-pytestmark = [pytest.mark.integration, pytest.mark.engine]
+pytestmark = [
+    pytest.mark.integration, pytest.mark.engine,
+    pytest.mark.servers("openbao", reason="budget: the identity view is checked on OpenBao only"),
+]
 
 
 def _declared_ways() -> list[Any]:

@@ -17,7 +17,10 @@ from llm_vault.preview_report import collect_preview
 from .harness import Deployment, Seeded, change_counts
 from .identities import pipeline_caller
 
-pytestmark = [pytest.mark.integration, pytest.mark.engine]
+pytestmark = [
+    pytest.mark.integration, pytest.mark.engine,
+    pytest.mark.servers("openbao", reason="budget: engine runs with pipeline tokens run on OpenBao only"),
+]
 
 
 def _as(deployment: Deployment, stack: str, role: str) -> automation.StackTarget:

@@ -14,7 +14,7 @@ import pytest
 
 from llm_vault.stackfiles import STACKS
 
-from .harness import Deployment, Seeded, remember, same_secret
+from .harness import Deployment, EnvStack, Seeded, remember, same_secret
 from .identities import (
     COUNTS,
     Caller,
@@ -29,7 +29,6 @@ from .identities import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
-READONLY_ROLE = "openai-llm-readonly"
 # Long enough to use it a few times, short enough to outlive within the test.
 CHILD_TTL = "3s"
 EXPIRY_WAIT_SECONDS = 60  # a bound on waiting, not an assertion about timing
@@ -45,24 +44,32 @@ def _no_token_minting(caller: Caller) -> None:
     caller.denied("POST", "auth/token/create/some-other-role", {})
 
 
-def _no_server_changes(caller: Caller, kv: str) -> None:
-    caller.denied("GET", "sys/policies/acl/openai-llm-ci")
+def _no_server_changes(caller: Caller, record: EnvStack) -> None:
+    kv, jwt = record.settings.kv.path, record.settings.github.path
+    caller.denied("GET", f"sys/policies/acl/{record.policy('openai-llm-ci')}")
     caller.denied("PUT", "sys/policies/acl/e2e-escalation", {"policy": 'path "*" { capabilities = ["sudo"] }'})
     caller.denied("GET", "sys/mounts")
     caller.denied("POST", "sys/mounts/e2e-other", {"type": "kv"})
     caller.denied("POST", f"sys/mounts/{kv}/tune", {"max_lease_ttl": "1h"})
     caller.denied("GET", "sys/auth")
-    caller.denied("POST", "auth/jwt/role/github-actions", {"bound_subject": "repo:evil/x:ref:refs/heads/main"})
-    caller.denied("POST", f"auth/token/roles/{READONLY_ROLE}", {"allowed_policies": ["openai-llm-operator"]})
+    caller.denied("POST", f"auth/{jwt}/role/github-actions", {"bound_subject": "repo:evil/x:ref:refs/heads/main"})
+    caller.denied(
+        "POST",
+        f"auth/token/roles/{record.settings.short_lived_tokens.role}",
+        {"allowed_policies": [record.policy("openai-llm-operator")]},
+    )
     caller.denied("GET", f"{kv}/config")
     caller.denied("POST", f"{kv}/config", {"max_versions": 1})
 
 
-def _not_in_other_environment(deployment: Deployment, token: str, stack: str, kv: str) -> None:
-    other = deployment.stacks[_other(stack)].namespace
-    # With the other namespace in the header, and as a path from the root namespace.
-    Caller(deployment.server, token, other, f"{stack} token in {other}").denied("GET", f"{kv}/data/api-keys")
-    Caller(deployment.server, token, None, f"{stack} token in root").denied("GET", f"{other}/{kv}/data/api-keys")
+def _not_in_other_environment(deployment: Deployment, token: str, stack: str) -> None:
+    other = deployment.stacks[_other(stack)]
+    kv = other.settings.kv.path
+    # With the other namespace in the header (root layout: the one namespace), and as a path from the root.
+    there = Caller(deployment.server, token, other.namespace, f"{stack} token in {other.namespace or 'root'}")
+    there.denied("GET", f"{kv}/data/api-keys")
+    from_root = Caller(deployment.server, token, None, f"{stack} token in root")
+    from_root.denied("GET", other.from_root(f"{kv}/data/api-keys"))
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -90,9 +97,9 @@ def test_ci_reads_and_lists_its_environments_secrets_and_nothing_else(
     ci.denied("POST", f"{kv}/metadata/api-keys", {"max_versions": 1})
     ci.denied("DELETE", f"{kv}/metadata/api-keys")
     _no_token_minting(ci)
-    ci.denied("POST", f"auth/token/create/{READONLY_ROLE}", {})
-    _no_server_changes(ci, kv)
-    _not_in_other_environment(provisioned, ci.client.token, stack, kv)
+    ci.denied("POST", f"auth/token/create/{provisioned.stacks[stack].settings.short_lived_tokens.role}", {})
+    _no_server_changes(ci, provisioned.stacks[stack])
+    _not_in_other_environment(provisioned, ci.client.token, stack)
 
     version_after = root.secrets.kv.v2.read_secret_metadata("api-keys", mount_point=kv)["data"]["current_version"]
     assert version_after == version_before, "a denied write still made a new version"
@@ -138,7 +145,7 @@ def test_a_pull_requests_own_workflow_gets_no_secret_of_a_protected_environment(
             caller = Caller(provisioned.server, login.token, namespace, f"{stack}:pr:{b.role}")
             try:
                 for name in ("api-keys", "models/gpt-4o", "teams/search", "fixtures/eval-set"):
-                    caller.denied("GET", f"{record.namespace}/{settings.kv.path}/data/{name}")
+                    caller.denied("GET", record.from_root(f"{settings.kv.path}/data/{name}"))
             finally:
                 caller.request("POST", "auth/token/revoke-self")
     assert accepted == ["llm-vault-preview"]
@@ -148,7 +155,8 @@ def test_a_pull_requests_own_workflow_gets_no_secret_of_a_protected_environment(
 def test_operator_writes_and_rotates_but_cannot_lose_data_or_widen_access(
     provisioned: Deployment, seeded: Seeded, stack: str
 ) -> None:
-    kv = provisioned.stacks[stack].settings.kv.path
+    record = provisioned.stacks[stack]
+    kv, role = record.settings.kv.path, record.settings.short_lived_tokens.role
     operator = operator_caller(provisioned, stack)
     name = f"e2e/operator-{secrets.token_hex(4)}"
 
@@ -176,15 +184,15 @@ def test_operator_writes_and_rotates_but_cannot_lose_data_or_widen_access(
     operator.denied("POST", f"{kv}/destroy/{name}", {"versions": [1]})
     operator.denied("DELETE", f"{kv}/metadata/{name}")
     _no_token_minting(operator)
-    _no_server_changes(operator, kv)
-    _not_in_other_environment(provisioned, operator.client.token, stack, kv)
+    _no_server_changes(operator, provisioned.stacks[stack])
+    _not_in_other_environment(provisioned, operator.client.token, stack)
 
     # Children only through the token role, and only with its allowed policy.
-    child = operator.request("POST", f"auth/token/create/{READONLY_ROLE}", {"ttl": "1m"})["auth"]
+    child = operator.request("POST", f"auth/token/create/{role}", {"ttl": "1m"})["auth"]
     remember("client token", child["client_token"])
-    assert set(child["token_policies"]) - {"default"} == {READONLY_ROLE}
+    assert set(child["token_policies"]) - {"default"} == {record.policy("openai-llm-readonly")}
     with pytest.raises(hvac.exceptions.VaultError):
-        operator.request("POST", f"auth/token/create/{READONLY_ROLE}", {"policies": ["openai-llm-operator"]})
+        operator.request("POST", f"auth/token/create/{role}", {"policies": [record.policy("openai-llm-operator")]})
     COUNTS["denials checked"] += 1
 
     provisioned.root(provisioned.stacks[stack].namespace).secrets.kv.v2.delete_metadata_and_all_versions(
@@ -194,21 +202,21 @@ def test_operator_writes_and_rotates_but_cannot_lose_data_or_widen_access(
 
 def test_readonly_child_token_works_and_then_expires(provisioned: Deployment, seeded: Seeded) -> None:
     record = provisioned.stacks["dev"]
-    kv = record.settings.kv.path
+    kv, role = record.settings.kv.path, record.settings.short_lived_tokens.role
     operator = operator_caller(provisioned, "dev")
 
     # Asking for more than the role allows gets the role's ceiling, not what was asked.
-    capped = operator.request("POST", f"auth/token/create/{READONLY_ROLE}", {"ttl": "48h"})["auth"]
+    capped = operator.request("POST", f"auth/token/create/{role}", {"ttl": "48h"})["auth"]
     remember("client token", capped["client_token"])
     assert capped["lease_duration"] <= record.settings.short_lived_tokens.ttl_seconds
 
-    auth = operator.request("POST", f"auth/token/create/{READONLY_ROLE}", {"ttl": CHILD_TTL})["auth"]
+    auth = operator.request("POST", f"auth/token/create/{role}", {"ttl": CHILD_TTL})["auth"]
     child = Caller(provisioned.server, auth["client_token"], record.namespace, "dev:readonly-child")
     ok = same_secret(child.read_secret(kv, "api-keys"), seeded.of("dev", "api-keys"))
     assert ok
     assert "api-keys" in child.request("LIST", f"{kv}/metadata/")["data"]["keys"]
     child.denied("POST", f"{kv}/data/api-keys", {"data": {"x": "y"}})
-    child.denied("POST", f"auth/token/create/{READONLY_ROLE}", {})  # no grandchildren
+    child.denied("POST", f"auth/token/create/{role}", {})  # no grandchildren
     _no_token_minting(child)
 
     deadline = time.monotonic() + EXPIRY_WAIT_SECONDS
@@ -241,7 +249,7 @@ def test_model_runner_reads_what_it_needs_and_nothing_else(provisioned: Deployme
     runner.denied("POST", f"{kv}/data/api-keys", {"data": {"x": "y"}})
     runner.denied("POST", f"auth/{settings.model_runner.path}/role/{settings.model_runner.role}/secret-id", {})
     _no_token_minting(runner)
-    _no_server_changes(runner, kv)
-    _not_in_other_environment(provisioned, runner.client.token, stack, kv)
+    _no_server_changes(runner, provisioned.stacks[stack])
+    _not_in_other_environment(provisioned, runner.client.token, stack)
     # Model runners mint no tokens at all: a child would read every secret of the environment.
-    runner.denied("POST", f"auth/token/create/{READONLY_ROLE}", {"ttl": "1m"})
+    runner.denied("POST", f"auth/token/create/{settings.short_lived_tokens.role}", {"ttl": "1m"})

@@ -6,7 +6,10 @@ import pytest
 
 from .harness import Deployment, Seeded
 
-pytestmark = [pytest.mark.integration, pytest.mark.engine]
+pytestmark = [
+    pytest.mark.integration, pytest.mark.engine,
+    pytest.mark.servers("openbao", reason="budget: protection previews (engine runs) run on OpenBao only"),
+]
 
 
 def test_renaming_the_kv_mount_of_prod_fails_preview_and_says_why(provisioned: Deployment, seeded: Seeded) -> None:

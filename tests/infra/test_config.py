@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from infra.config import ConfigError, load_settings, parse_duration, raw_from_pulumi_config
+from infra.config import POLICY_DIR, ConfigError, load_settings, parse_duration, raw_from_pulumi_config
 from llm_vault.stackfiles import stack_config
 from tests.infra.mock_program import run_program
+from vault_provider.builtin._provider import seconds
 
 
 def stack_raw(stack: str) -> dict[str, Any]:
@@ -112,11 +113,15 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      "unknown policy"),
     ("no policies", _set("github.bindings.0.policies", []), "github.bindings[0].policies", "at least one"),
     ("reserved namespace", _set("namespace", "sys"), "namespace", "reserved"),
-    ("pipeline in the root namespace without a reason", _set("namespace", ""), "pipeline",
+    ("pipeline in the root namespace without a reason",
+     lambda raw: (_set("namespace", "")(raw), _set("rootLayout", {"tag": "dev"})(raw)), "pipeline",
      "pipeline.rootNamespaceReason"),
     ("an empty root-namespace reason",
-     lambda raw: (_set("namespace", "")(raw), _set("pipeline.rootNamespaceReason", " ")(raw)),
+     lambda raw: (_set("namespace", "")(raw), _set("rootLayout", {"tag": "dev"})(raw),
+                  _set("pipeline.rootNamespaceReason", " ")(raw)),
      "pipeline.rootNamespaceReason", "must not be empty"),
+    ("root namespace without a layout", _set("namespace", ""), "rootLayout", "same policy and token-role names"),
+    ("root layout beside a namespace", _set("rootLayout", {"tag": "dev"}), "rootLayout", "keeps it apart"),
     ("malformed namespace", _set("namespace", "dev prod"), "namespace", "malformed"),
     ("missing namespace", _drop("namespace"), "namespace", "required"),
     ("duplicate role names", _dup_role, "github.bindings[1].role", "duplicate role"),
@@ -294,6 +299,74 @@ def test_durations(text: Any, seconds: int) -> None:
     assert parse_duration(text, "k") == seconds
 
 
+@pytest.mark.parametrize("text", ["15m", "1h30m", "36h", "90d", "0s", "1h0m30s", "900", 60])
+def test_config_and_the_provider_read_a_duration_alike(text: Any) -> None:
+    # One parser: what a stack file says and what the server reports back mean the same seconds.
+    assert parse_duration(text, "k") == seconds(text)
+
+
+@pytest.mark.parametrize("bad", ["15 minutes", "soon", "", True, -5, "-5m", "1h 30m"])
+def test_a_bad_duration_names_its_key(bad: Any) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_duration(bad, "kv.deleteVersionAfter")
+    assert err.value.key == "llm-vault:kv.deleteVersionAfter"
+
+
+# -- the schema's mechanisms, each at a depth the old hand-written readers never had to name
+
+
+def test_an_unknown_key_in_a_list_item_names_the_item_and_suggests_the_key() -> None:
+    raw = dev_raw()
+    binding(raw, 1)["audiense"] = "https://vault.acme-ai.example/dev"
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert err.value.key == "llm-vault:github.bindings[1].audiense"
+    assert err.value.reason == "unknown key (did you mean 'audience'?)"
+
+
+def test_an_unknown_key_with_no_near_name_lists_the_known_keys() -> None:
+    raw = dev_raw()
+    raw["kv"]["secrets"][0]["zzz"] = 1
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert err.value.key == "llm-vault:kv.secrets[0].zzz"
+    assert "known keys: ['description', 'keys', 'name', 'owner', 'rotationPeriod']" in err.value.reason
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "reason"),
+    [
+        (_set("kv.secrets.0.keys", ["openai_key", 3]), "kv.secrets[0].keys[1]", "must be a string, got int"),
+        (_set("pipeline.bindings.2.immutableSubject", "yes"), "pipeline.bindings[2].immutableSubject",
+         "must be true or false, got 'yes'"),
+        (_set("modelRunner.secretIdNumUses", "3"), "modelRunner.secretIdNumUses", "must be a whole number, got '3'"),
+        (_set("github.bindings.1.policies", "openai-llm-pr"), "github.bindings[1].policies", "must be a list, got str"),
+    ],
+)
+def test_a_wrong_type_at_a_deep_path_names_the_full_key(edit: Callable, key: str, reason: str) -> None:
+    raw = dev_raw()
+    edit(raw)
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert (err.value.key, err.value.reason) == (f"llm-vault:{key}", reason)
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (_drop("kv.secrets.0.owner"), "kv.secrets[0].owner"),
+        (_drop("pipeline.bindings.1.role"), "pipeline.bindings[1].role"),
+        (_drop("github.bindings.0.repository"), "github.bindings[0].repository"),
+    ],
+)
+def test_a_missing_required_key_is_named(edit: Callable, key: str) -> None:
+    raw = dev_raw()
+    edit(raw)
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert (err.value.key, err.value.reason) == (f"llm-vault:{key}", "is required")
+
+
 def test_structured_values_arrive_as_json_from_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     import pulumi.runtime.config as runtime_config
 
@@ -307,19 +380,88 @@ def test_structured_values_arrive_as_json_from_the_engine(monkeypatch: pytest.Mo
     assert raw_from_pulumi_config() == {"kv": {"path": "x"}, "protect": True, "namespace": "dev"}
 
 
+def root_layout_raw(stack: str) -> dict[str, Any]:
+    """A checked-in stack in the Vault OSS root layout, as `make run SERVER=vault` and the e2e suite apply it."""
+    from llm_vault.automation import deep_merge
+    from llm_vault.local_job import vault_oss_layout
+
+    merged = deep_merge(stack_config(stack), vault_oss_layout(stack))
+    return {k.split(":", 1)[1]: v for k, v in copy.deepcopy(merged).items() if k.startswith("llm-vault:")}
+
+
 def test_empty_namespace_means_no_namespace() -> None:
-    raw = dev_raw()
-    raw["namespace"] = ""
+    raw = root_layout_raw("dev")
     del raw["pipeline"]  # (a pipeline in the root namespace needs a stated reason: see REJECTED)
     assert load_settings(raw).namespace is None
 
 
 def test_a_pipeline_in_the_root_namespace_loads_with_a_stated_reason() -> None:
-    raw = dev_raw()
-    raw["namespace"] = ""
+    raw = root_layout_raw("dev")
     raw["pipeline"]["rootNamespaceReason"] = "Vault OSS has no namespaces; this server holds only this stack"
     settings = load_settings(raw)
     assert settings.namespace is None and settings.pipeline is not None
+
+
+def test_the_root_layout_puts_the_tag_in_front_of_every_name_the_stacks_share() -> None:
+    settings = load_settings(root_layout_raw("staging"))
+    assert {p.name for p in settings.policies} == {f"staging-{path.stem}" for path in POLICY_DIR.glob("*.hcl")}
+    assert all(p.name == f"staging-{p.stem}" for p in settings.policies)
+    tokens = settings.short_lived_tokens
+    assert (tokens.role, tokens.allowed_policies) == ("staging-openai-llm-readonly", ("staging-openai-llm-readonly",))
+    assert settings.model_runner.policies == ("staging-model-runner",)
+    assert {p for b in settings.github.bindings for p in b.policies} == {"staging-openai-llm-ci"}
+    # The operator mints children through this stack's token role, not another environment's.
+    operator = next(p.text for p in settings.policies if p.stem == "openai-llm-operator")
+    assert 'path "auth/token/create/staging-openai-llm-readonly"' in operator
+    assert "auth/token/create/openai-llm-readonly" not in operator
+    # The pipeline's exact grants name the tagged objects; its preview reads this environment's only.
+    assert settings.pipeline is not None
+    texts = {p.stem: p.text for p in settings.pipeline.policies}
+    assert 'path "sys/policies/acl/staging-openai-llm-ci"' in texts["llm-vault-apply"]
+    assert 'path "auth/token/roles/staging-openai-llm-readonly"' in texts["llm-vault-apply"]
+    assert 'path "sys/policies/acl/staging-*"' in texts["llm-vault-preview"]
+    assert 'path "sys/policies/acl/*"' not in texts["llm-vault-preview"]
+
+
+def test_a_namespace_stack_keeps_its_names_and_its_preview_reads_its_whole_namespace() -> None:
+    settings = load_settings(dev_raw())
+    assert settings.root_layout is None
+    assert "openai-llm-ci" in {p.name for p in settings.policies}
+    assert settings.short_lived_tokens.role == "openai-llm-readonly"
+    assert settings.pipeline is not None
+    preview = next(p.text for p in settings.pipeline.policies if p.stem == "llm-vault-preview")
+    assert 'path "dev/sys/policies/acl/*"' in preview
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["kv.path", "github.path", "modelRunner.path", "audit.path", "pipeline.path", "databases.path"],
+)
+def test_a_root_layout_path_without_the_tag_is_refused_naming_its_key(key: str) -> None:
+    raw = root_layout_raw("dev")
+    if key == "databases.path":
+        raw["databases"] = {"path": "databases"}
+    else:
+        _set(key, "shared")(raw)
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert err.value.key == f"llm-vault:{key}"
+    assert "must end in '-dev' (llm-vault:rootLayout.tag)" in err.value.reason
+
+
+@pytest.mark.parametrize("tag", ["dev-2", "Dev", "", "x" * 33])
+def test_a_root_layout_tag_that_could_overlap_another_is_refused(tag: str) -> None:
+    raw = root_layout_raw("dev")
+    raw["rootLayout"] = {"tag": tag}
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert err.value.key == "llm-vault:rootLayout.tag"
+
+
+def test_a_declared_audit_device_is_the_servers_and_needs_no_tag() -> None:
+    raw = root_layout_raw("dev")
+    raw["audit"] = {"mode": "declared", "path": "file"}
+    assert load_settings(raw).audit.path == "file"
 
 
 def test_checked_in_stacks_load() -> None:

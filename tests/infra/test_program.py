@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.config import GITHUB_ISSUER, POLICY_DIR, OidcBinding, parse_duration
+import infra.program
+from infra.config import GITHUB_ISSUER, POLICY_DIR, OidcBinding, load_settings, parse_duration
 from llm_vault.stackfiles import STACKS, stack_config, stack_file
-from tests.infra.mock_program import MockedResource, ProgramRun
+from tests.infra.mock_program import MockedResource, ProgramRun, run_program
 from vault_provider import args as a
 
 BACKENDS = ("builtin", "pulumi_vault")
@@ -61,6 +62,22 @@ def test_both_backends_declare_the_same_objects_with_the_same_settings(program_r
                 expected.pop("keep_history", None)
                 seen.pop("keep_history", None)
             assert seen == expected, f"{run.declared[0]}: {d.name}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_validated_settings_declare_what_the_engines_config_declares_without_reading_it(
+    program_run, stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Our runner validates once and hands the program its settings; the engine's copy of the
+    # config is then not read at all (it is empty here, and the program still declares it all).
+    values = stack_config(stack)
+    settings = load_settings({k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("llm-vault:")})
+    monkeypatch.setattr(infra.program, "load_stack_settings", lambda: pytest.fail("the program parsed config again"))
+    given = run_program({}, stack=stack, monkeypatch=monkeypatch, settings=settings)
+    monkeypatch.undo()
+    from_engine = program_run(stack)
+    assert [(d.name, d.args) for d in given.declared] == [(d.name, d.args) for d in from_engine.declared]
+    assert len(given.declared) > 10
 
 
 def test_the_first_binding_is_ci_on_main_reading_its_environment(program_run) -> None:
@@ -168,16 +185,39 @@ def test_pipeline_policies_name_the_environment_paths_from_the_root(program_run)
     assert "${" not in apply
 
 
-def test_without_a_namespace_nothing_is_namespaced(program_run) -> None:
-    def edit(values: dict[str, Any]) -> None:
-        values["llm-vault:namespace"] = ""
-        values["llm-vault:kv"]["path"] = "openai-llm-dev"  # environments apart by mount path
-        values["llm-vault:pipeline"]["rootNamespaceReason"] = "a server without namespaces, for this test"
+def _root_layout(stack: str) -> Any:
+    from llm_vault.automation import deep_merge
+    from llm_vault.local_job import vault_oss_layout
 
-    run = program_run("dev", edit=edit)
+    def edit(values: dict[str, Any]) -> None:
+        values.update(deep_merge(values, vault_oss_layout(stack)))
+
+    return edit
+
+
+def test_without_a_namespace_nothing_is_namespaced(program_run) -> None:
+    run = program_run("dev", edit=_root_layout("dev"))
     assert run.records(a.NamespaceArgs) == []
     assert {d.args.namespace for d in run.declared} == {None}
     assert run.one(a.MountArgs).path == "openai-llm-dev"
+
+
+def _identity(args: Any) -> tuple[str, ...]:
+    """What names a Vault object on the server: its kind and every path or name field it has."""
+    fields_ = ("path", "backend", "mount", "role_name", "name")
+    return (type(args).__name__, *(str(getattr(args, f, "") or "") for f in fields_))
+
+
+def test_three_root_layout_stacks_declare_no_object_in_common(program_run) -> None:
+    """Vault OSS: the three stacks share one root namespace; nothing one declares is another's."""
+    declared = {stack: {_identity(d.args) for d in program_run(stack, edit=_root_layout(stack)).declared}
+                for stack in STACKS}
+    for one, other in ((x, y) for i, x in enumerate(STACKS) for y in STACKS[i + 1:]):
+        shared = declared[one] & declared[other]
+        assert not shared, f"{one} and {other} would both own {shared}"
+    # The Pulumi resource names stay those of the namespace layout: a stack's state reads the same in both.
+    namespaced = {d.name for d in program_run("dev").declared if not isinstance(d.args, a.NamespaceArgs)}
+    assert {d.name for d in program_run("dev", edit=_root_layout("dev")).declared} == namespaced
 
 
 @pytest.mark.parametrize(("stack", "protected"), [("dev", False), ("staging", True), ("prod", True)])
