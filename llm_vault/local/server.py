@@ -3,7 +3,7 @@
 
 Both products and both runtimes have one interface (:class:`Server`) and listen on 127.0.0.1 only. The
 container uses host networking and bind-mounts the work folder at the same absolute path, so a
-file path in the server config (an audit log, file storage) means the same thing in both runtimes.
+file path in the server config (an audit log, raft storage) means the same thing in both runtimes.
 
 Flavours:
 
@@ -22,7 +22,7 @@ Flavours:
     (PUT /v1/sys/audit/<DECLARED_AUDIT_DEVICE>, as the original setup did); same device path and
     ``audit_log_path`` as ``declared-audit``. Both products.
 ``persistent``
-    file storage under the work folder, not dev mode: initialised here with one key share and
+    raft storage under the work folder, not dev mode (both products): initialised here with one key share and
     unsealed; the root token and unseal key live in this process only. ``seal()``, ``unseal()``
     and ``restart()`` exercise what a real server goes through.
 
