@@ -19,7 +19,8 @@ from vault_provider.backend import select_backend
 
 
 def main(settings: Settings | None = None) -> None:
-    settings = settings or load_stack_settings()  # raises ConfigError before anything is declared
+    if settings is None:  # `pulumi up` through the language host: the engine's config, read once
+        settings = load_stack_settings()  # raises ConfigError before anything is declared
     backend = select_backend(settings.provider_backend)
 
     ns = EnvironmentNamespace("namespace", settings.namespace, backend, protect=settings.protect)

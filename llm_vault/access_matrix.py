@@ -4,7 +4,7 @@ The policy files name the kv mount as ``${kv_mount}``; :func:`render_policy` fil
 Pulumi program and the tests render the same way). The file stem is the policy name.
 
 The pipeline's root-namespace policies (``policies/pipeline/*.hcl``) take more placeholders
-(:data:`PIPELINE_PLACEHOLDERS`, plus ``ns`` = namespace + "/", as ``infra/config.py`` fills them);
+(:data:`PIPELINE_PLACEHOLDERS`, plus ``ns`` = namespace + "/", as ``infra/config/`` fills them);
 their table is ``policies/pipeline/expectations.yaml``, whose paths are templates over the same
 placeholders so that a test can render both with throwaway names.
 
@@ -34,7 +34,7 @@ POLICY_DIR = REPO_ROOT / "policies"
 EXPECTATIONS_FILE = POLICY_DIR / "expectations.yaml"
 PIPELINE_POLICY_DIR = POLICY_DIR / "pipeline"
 PIPELINE_EXPECTATIONS_FILE = PIPELINE_POLICY_DIR / "expectations.yaml"
-# The placeholders infra/config.py fills in a pipeline policy, except "ns" (derived: namespace + "/").
+# The placeholders infra/config/ fills in a pipeline policy, except "ns" (derived: namespace + "/").
 PIPELINE_PLACEHOLDERS = frozenset(
     {"environment", "namespace", "kv_mount", "jwt_path", "approle_path", "audit_path", "pipeline_path"}
     # the declared names the apply policy's exact grants are generated from (infra.config.DECLARED_NAME_KEYS)
@@ -99,8 +99,8 @@ def load_expectations(path: Path = EXPECTATIONS_FILE) -> Expectations:
 
 
 def _generated_database_grants(path: Path, raw: dict[str, Any]) -> dict[str, str]:
-    """The database grant policies as the program renders them (infra.config_databases)."""
-    from infra.config_databases import Grant, grant_policy, grant_policy_name
+    """The database grant policies as the program renders them (infra.config.databases)."""
+    from infra.config.databases import Grant, grant_policy, grant_policy_name
 
     spec = raw.get("generated_database_grants")
     if not spec:
@@ -123,7 +123,7 @@ def _generated_database_grants(path: Path, raw: dict[str, Any]) -> dict[str, str
 
 
 def pipeline_values(placeholders: Mapping[str, str]) -> dict[str, str]:
-    """Every value a pipeline policy names: ``placeholders`` plus ``ns`` (as infra/config.py derives it)."""
+    """Every value a pipeline policy names: ``placeholders`` plus ``ns`` (as infra/config/ derives it)."""
     from infra.config import declared_grants, namespace_prefix
 
     # name_prefix: "" in a namespace, "<tag>-" in the root layout (infra.config.RootLayout).

@@ -83,6 +83,8 @@ class StackTarget:
     # Extra env for the engine and the provider host (VAULT_TOKEN among it): never in a repr.
     env: dict[str, str] = field(default_factory=dict, repr=False)
     source_root: Path = toolchain.REPO_ROOT
+    # (config values, the settings validated from them): see settings().
+    _validated: tuple[dict[str, Any], Settings] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def backend_url(self) -> str:
@@ -101,11 +103,17 @@ class StackTarget:
         return self.state_dir / "workspaces" / self.stack
 
     def settings(self) -> Settings:
-        """The stack's validated settings with this run's overrides (raises ConfigError naming the key)."""
+        """The stack's validated settings with this run's overrides (raises ConfigError naming the key).
+
+        Validated once per run: the preflight, the job and the inline program (``open_stack``)
+        share one result while the config values are the same."""
         from infra.config import load_settings
 
         values = self.config_values()
-        return load_settings({k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("llm-vault:")})
+        if self._validated is None or self._validated[0] != values:
+            raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("llm-vault:")}
+            self._validated = (copy.deepcopy(values), load_settings(raw))
+        return self._validated[1]
 
     def config_values(self) -> dict[str, Any]:
         values = stack_config(self.stack, self.source_root)
@@ -170,7 +178,12 @@ def open_stack(
     interrupted run (:func:`recover`; ``say`` gets its one line; ``read_only_ok`` for preview
     and drift, which may hold a read-only state credential)."""
     if program is None:
-        from infra.program import main as program
+        from infra.program import main
+
+        # The program declares from the settings validated before the engine started; it does
+        # not parse the engine's copy of the config a second time.
+        settings = target.settings()
+        program = lambda: main(settings)  # noqa: E731
 
     folder = engine.file_backend_dir(target.backend_url)
     if folder is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from infra.config.from_engine import decode_config_text
 from llm_vault.toolchain import REPO_ROOT
 
 # A stack name as Pulumi takes it in a file name (Pulumi.<name>.yaml).
@@ -72,7 +73,9 @@ def stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}: stacks are {', '.join(discover_stacks(root))}")
     document = yaml.safe_load(path.read_text()) or {}
-    values.update(document.get("config") or {})
+    for key, value in (document.get("config") or {}).items():
+        # The CLI writes scalars it sets as text ("false"): read them as the engine hands them over.
+        values[key] = decode_config_text(value) if isinstance(value, str) else value
     return values
 
 

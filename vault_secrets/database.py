@@ -19,7 +19,7 @@ import hvac
 from .errors import SecretNotFound, VaultSecretsError
 
 T = TypeVar("T")
-DEFAULT_DATABASE_MOUNT = "databases"  # infra/config_databases.py's default path
+DEFAULT_DATABASE_MOUNT = "databases"  # infra/config/databases.py's default path
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.config_databases import DatabaseSettings, grant_policy
+from infra.config.databases import DatabaseSettings, grant_policy
 from vault_provider.args import (
     DatabaseConnectionArgs,
     DatabaseRoleArgs,

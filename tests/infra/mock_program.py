@@ -11,6 +11,7 @@ import pulumi
 import pytest
 
 import infra.program
+from infra.config import Settings
 from llm_vault.stackfiles import as_engine_config, stack_config
 from vault_provider.args import ObjectArgs
 from vault_provider.backend import VaultBackend, select_backend
@@ -70,8 +71,11 @@ class ProgramRun:
         return found[0]
 
 
-def run_program(values: dict[str, Any], *, stack: str = "dev", monkeypatch: pytest.MonkeyPatch) -> ProgramRun:
-    """Run ``infra.program.main`` under mocks with the given full-key config values."""
+def run_program(
+    values: dict[str, Any], *, stack: str = "dev", monkeypatch: pytest.MonkeyPatch, settings: Settings | None = None
+) -> ProgramRun:
+    """Run ``infra.program.main`` under mocks with the given full-key config values (the engine's
+    config: the ``pulumi up`` path), or with ``settings`` already validated (our runner's path)."""
     mocks = RecordingMocks()
     run = ProgramRun(mocked=mocks.resources)
     pulumi.runtime.set_mocks(mocks, project="llm-vault", stack=stack, preview=False)
@@ -86,7 +90,7 @@ def run_program(values: dict[str, Any], *, stack: str = "dev", monkeypatch: pyte
 
     @pulumi.runtime.test
     def program() -> None:
-        infra.program.main()
+        infra.program.main(settings)
 
     program()
     return run

@@ -12,6 +12,7 @@ import pytest
 from infra.config import POLICY_DIR, ConfigError, load_settings, parse_duration, raw_from_pulumi_config
 from llm_vault.stackfiles import stack_config
 from tests.infra.mock_program import run_program
+from vault_provider.builtin._provider import seconds
 
 
 def stack_raw(stack: str) -> dict[str, Any]:
@@ -296,6 +297,74 @@ def test_policy_named_by_a_binding_but_missing_as_a_file(tmp_path: Path) -> None
 )
 def test_durations(text: Any, seconds: int) -> None:
     assert parse_duration(text, "k") == seconds
+
+
+@pytest.mark.parametrize("text", ["15m", "1h30m", "36h", "90d", "0s", "1h0m30s", "900", 60])
+def test_config_and_the_provider_read_a_duration_alike(text: Any) -> None:
+    # One parser: what a stack file says and what the server reports back mean the same seconds.
+    assert parse_duration(text, "k") == seconds(text)
+
+
+@pytest.mark.parametrize("bad", ["15 minutes", "soon", "", True, -5, "-5m", "1h 30m"])
+def test_a_bad_duration_names_its_key(bad: Any) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_duration(bad, "kv.deleteVersionAfter")
+    assert err.value.key == "llm-vault:kv.deleteVersionAfter"
+
+
+# -- the schema's mechanisms, each at a depth the old hand-written readers never had to name
+
+
+def test_an_unknown_key_in_a_list_item_names_the_item_and_suggests_the_key() -> None:
+    raw = dev_raw()
+    binding(raw, 1)["audiense"] = "https://vault.acme-ai.example/dev"
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert err.value.key == "llm-vault:github.bindings[1].audiense"
+    assert err.value.reason == "unknown key (did you mean 'audience'?)"
+
+
+def test_an_unknown_key_with_no_near_name_lists_the_known_keys() -> None:
+    raw = dev_raw()
+    raw["kv"]["secrets"][0]["zzz"] = 1
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert err.value.key == "llm-vault:kv.secrets[0].zzz"
+    assert "known keys: ['description', 'keys', 'name', 'owner', 'rotationPeriod']" in err.value.reason
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "reason"),
+    [
+        (_set("kv.secrets.0.keys", ["openai_key", 3]), "kv.secrets[0].keys[1]", "must be a string, got int"),
+        (_set("pipeline.bindings.2.immutableSubject", "yes"), "pipeline.bindings[2].immutableSubject",
+         "must be true or false, got 'yes'"),
+        (_set("modelRunner.secretIdNumUses", "3"), "modelRunner.secretIdNumUses", "must be a whole number, got '3'"),
+        (_set("github.bindings.1.policies", "openai-llm-pr"), "github.bindings[1].policies", "must be a list, got str"),
+    ],
+)
+def test_a_wrong_type_at_a_deep_path_names_the_full_key(edit: Callable, key: str, reason: str) -> None:
+    raw = dev_raw()
+    edit(raw)
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert (err.value.key, err.value.reason) == (f"llm-vault:{key}", reason)
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (_drop("kv.secrets.0.owner"), "kv.secrets[0].owner"),
+        (_drop("pipeline.bindings.1.role"), "pipeline.bindings[1].role"),
+        (_drop("github.bindings.0.repository"), "github.bindings[0].repository"),
+    ],
+)
+def test_a_missing_required_key_is_named(edit: Callable, key: str) -> None:
+    raw = dev_raw()
+    edit(raw)
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    assert (err.value.key, err.value.reason) == (f"llm-vault:{key}", "is required")
 
 
 def test_structured_values_arrive_as_json_from_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, load_settings
-from infra.config_databases import grant_policy
+from infra.config.databases import grant_policy
 from tests.infra.test_config import dev_raw
 from vault_provider import args as a
 

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.config import GITHUB_ISSUER, POLICY_DIR, OidcBinding, parse_duration
+import infra.program
+from infra.config import GITHUB_ISSUER, POLICY_DIR, OidcBinding, load_settings, parse_duration
 from llm_vault.stackfiles import STACKS, stack_config, stack_file
-from tests.infra.mock_program import MockedResource, ProgramRun
+from tests.infra.mock_program import MockedResource, ProgramRun, run_program
 from vault_provider import args as a
 
 BACKENDS = ("builtin", "pulumi_vault")
@@ -61,6 +62,22 @@ def test_both_backends_declare_the_same_objects_with_the_same_settings(program_r
                 expected.pop("keep_history", None)
                 seen.pop("keep_history", None)
             assert seen == expected, f"{run.declared[0]}: {d.name}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_validated_settings_declare_what_the_engines_config_declares_without_reading_it(
+    program_run, stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Our runner validates once and hands the program its settings; the engine's copy of the
+    # config is then not read at all (it is empty here, and the program still declares it all).
+    values = stack_config(stack)
+    settings = load_settings({k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("llm-vault:")})
+    monkeypatch.setattr(infra.program, "load_stack_settings", lambda: pytest.fail("the program parsed config again"))
+    given = run_program({}, stack=stack, monkeypatch=monkeypatch, settings=settings)
+    monkeypatch.undo()
+    from_engine = program_run(stack)
+    assert [(d.name, d.args) for d in given.declared] == [(d.name, d.args) for d in from_engine.declared]
+    assert len(given.declared) > 10
 
 
 def test_the_first_binding_is_ci_on_main_reading_its_environment(program_run) -> None:

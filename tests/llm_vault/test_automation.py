@@ -116,6 +116,24 @@ def test_torn_metadata_and_temp_files_of_a_killed_write_are_removed(tmp_path: Pa
 # -- against a server ------------------------------------------------------------------------------
 
 
+def test_a_run_validates_its_stack_config_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The preflight, the job and the inline program share one validation while the values hold.
+    import infra.config
+
+    calls: list[int] = []
+    real = infra.config.load_settings
+    monkeypatch.setattr(infra.config, "load_settings", lambda raw, **kw: calls.append(1) or real(raw, **kw))
+    target = automation.StackTarget(stack="dev", state_dir=tmp_path)
+    first = target.settings()
+    assert target.settings() is first and len(calls) == 1
+    # A changed override is new config: validated again, and its errors still name the key.
+    target.overrides["llm-vault:kv"] = {"maxVersions": 3}
+    assert target.settings().kv.max_versions == 3 and len(calls) == 2
+    target.overrides["llm-vault:kv"] = {"maxVersions": 0}
+    with pytest.raises(infra.config.ConfigError, match=r"^llm-vault:kv\.maxVersions: must be at least 1"):
+        target.settings()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
     try:

@@ -36,6 +36,18 @@ def test_a_new_stack_file_is_a_stack_and_goes_between_dev_and_the_protected_stac
     assert stack_config("qa", root)["llm-vault:environment"] == "qa"
 
 
+def test_scalars_the_cli_wrote_as_text_read_as_the_engine_hands_them_over(tmp_path: Path) -> None:
+    # `pulumi config set llm-vault:protect false` (or `pulumi stack init` rewriting the file) stores "false".
+    shutil.copyfile(REPO_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "Pulumi.qa.yaml").write_text(
+        'config:\n  llm-vault:protect: "false"\n  llm-vault:environment: "qa"\n  llm-vault:kv: {maxVersions: 5}\n'
+    )
+    values = stack_config("qa", tmp_path)
+    assert values["llm-vault:protect"] is False
+    assert values["llm-vault:environment"] == "qa"
+    assert values["llm-vault:kv"] == {"maxVersions": 5}
+
+
 def test_an_unknown_stack_is_refused_with_the_stacks_there_are(tmp_path: Path) -> None:
     with pytest.raises(UnknownStack, match=r"no stack file Pulumi\.qa\.yaml: the stacks are dev, staging, prod"):
         check_stack("qa")

@@ -150,7 +150,7 @@ class Stack:
 
 
 def _vault_name(stem: str) -> str:
-    return f"{stem}-{PLACEHOLDERS['environment']}"  # as infra/config.py names root-namespace policies
+    return f"{stem}-{PLACEHOLDERS['environment']}"  # as infra/config/ names root-namespace policies
 
 
 @pytest.fixture(scope="module")

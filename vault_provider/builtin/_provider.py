@@ -31,6 +31,7 @@ from pulumi.runtime import rpc
 from vault_provider.args import as_props
 from vault_provider.builtin import _client
 from vault_provider.builtin._client import Api, VaultObjectError, Where
+from vault_provider.durations import duration_seconds
 
 A = TypeVar("A")
 
@@ -93,35 +94,11 @@ def coerce(cls: type[A], props: dict[str, Any]) -> A:
 
 
 def seconds(value: Any) -> int:
-    """A duration as Vault reports it (int seconds, or a Go duration like ``1h0m30s``) in seconds."""
+    """A duration as Vault reports it (int seconds, or a Go duration like ``1h0m30s``) in seconds;
+    nothing reported is 0. The grammar is the one stack config uses (``vault_provider.durations``)."""
     if value in (None, ""):
         return 0
-    if isinstance(value, (int, float)):
-        return int(value)
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 0.000001, "µs": 0.000001, "ns": 1e-9}
-    total = 0.0
-    number = ""
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch.isdigit() or ch == ".":
-            number += ch
-            i += 1
-            continue
-        unit = ch
-        if text[i : i + 2] in ("ms", "us", "µs", "ns"):
-            unit = text[i : i + 2]
-        if unit not in units or not number:
-            raise ValueError(f"not a duration: {value!r}")
-        total += float(number) * units[unit]
-        number = ""
-        i += len(unit)
-    if number:  # a bare trailing number: seconds
-        total += float(number)
-    return round(total)
+    return duration_seconds(value)
 
 
 class VaultProvider(dyn.ResourceProvider, Generic[A]):

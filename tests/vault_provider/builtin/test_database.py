@@ -22,7 +22,7 @@ import pulumi
 import pytest
 from pulumi import automation as auto
 
-from infra.config_databases import Grant, grant_policy
+from infra.config.databases import Grant, grant_policy
 from llm_vault.engine import inline_stack, state_file
 from llm_vault.local.postgres import PostgresCluster
 from llm_vault.local.server import OpenBaoServer
