@@ -29,7 +29,7 @@ import hvac
 import pulumi
 
 from llm_vault import automation, toolchain
-from llm_vault.local.server import OpenBaoServer, start_server
+from llm_vault.local.server import Server, start_server
 from vault_provider import args as a
 from vault_provider.builtin.backend import BuiltinBackend
 
@@ -52,12 +52,12 @@ def role_fields(i: int) -> dict[str, object]:
     }
 
 
-def prepare_namespace(server: OpenBaoServer, ns: str) -> None:
+def prepare_namespace(server: Server, ns: str) -> None:
     server.client().sys.create_namespace(ns)
     server.client(namespace=ns).sys.enable_auth_method("jwt", path="jwt")
 
 
-def drop_namespace(server: OpenBaoServer, ns: str) -> None:
+def drop_namespace(server: Server, ns: str) -> None:
     root = server.client()
     root.sys.delete_namespace(ns)
     deadline = time.monotonic() + 60
@@ -80,7 +80,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def bench_engine(
-    server: OpenBaoServer, n: int, state_root: Path, env: dict[str, str], *, shared_policy: bool = False
+    server: Server, n: int, state_root: Path, env: dict[str, str], *, shared_policy: bool = False
 ) -> dict[str, float]:
     """``shared_policy``: every role uses one policy, as the program's bindings name policy
     files: one engine resource per binding instead of two."""
@@ -146,7 +146,7 @@ def bench_engine(
     return figures
 
 
-def bench_cli(server: OpenBaoServer, n: int, work: Path) -> float:
+def bench_cli(server: Server, n: int, work: Path) -> float:
     ns = f"bench-cli-{n}-{secrets.token_hex(2)}"
     prepare_namespace(server, ns)
     env = {**os.environ, "BAO_ADDR": server.address, "BAO_TOKEN": server.root_token, "BAO_NAMESPACE": ns}
@@ -190,7 +190,7 @@ def bench_cli(server: OpenBaoServer, n: int, work: Path) -> float:
         drop_namespace(server, ns)
 
 
-def bench_hvac(server: OpenBaoServer, n: int) -> float:
+def bench_hvac(server: Server, n: int) -> float:
     ns = f"bench-hvac-{n}-{secrets.token_hex(2)}"
     prepare_namespace(server, ns)
     client = server.client(namespace=ns)

@@ -47,7 +47,7 @@ from infra.components.github_oidc import binding_role
 from llm_vault import automation, toolchain
 from llm_vault.cli import preview_with_undeclared
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer, start_server
+from llm_vault.local.server import Server, start_server
 from tests.e2e.harness import Deployment
 from vault_provider.builtin.jwt import JwtAuthRoleProvider
 
@@ -209,7 +209,7 @@ class EngineRun:
 
 
 def bench_engine(
-    server: OpenBaoServer, issuer: GitHubOidcIssuer, n: int, state_dir: Path, profile: Path | None = None
+    server: Server, issuer: GitHubOidcIssuer, n: int, state_dir: Path, profile: Path | None = None
 ) -> EngineRun:
     run = EngineRun()
     deployment = Deployment(server, issuer, state_dir, extra_overrides={STACK: bindings_override(n)})
@@ -343,14 +343,14 @@ def role_bodies(n: int, deployment: Deployment) -> list[tuple[str, dict[str, Any
     return out
 
 
-def _scratch(server: OpenBaoServer, label: str) -> str:
+def _scratch(server: Server, label: str) -> str:
     ns = f"bench-{label}-{secrets.token_hex(3)}"
     server.client().sys.create_namespace(ns)
     server.client(namespace=ns).sys.enable_auth_method("jwt", path="jwt")
     return ns
 
 
-def _drop(server: OpenBaoServer, ns: str) -> None:
+def _drop(server: Server, ns: str) -> None:
     root = server.client()
     root.sys.delete_namespace(ns)
     deadline = time.monotonic() + 60
@@ -363,7 +363,7 @@ def _drop(server: OpenBaoServer, ns: str) -> None:
         time.sleep(0.2)
 
 
-def bench_cli(server: OpenBaoServer, bodies: list[tuple[str, dict[str, Any]]], work: Path) -> float:
+def bench_cli(server: Server, bodies: list[tuple[str, dict[str, Any]]], work: Path) -> float:
     ns = _scratch(server, "cli")
     env = {**os.environ, "BAO_ADDR": server.address, "BAO_TOKEN": server.root_token, "BAO_NAMESPACE": ns}
     bao = str(toolchain.bao_bin())
@@ -386,7 +386,7 @@ def bench_cli(server: OpenBaoServer, bodies: list[tuple[str, dict[str, Any]]], w
         _drop(server, ns)
 
 
-def bench_hvac(server: OpenBaoServer, bodies: list[tuple[str, dict[str, Any]]]) -> float:
+def bench_hvac(server: Server, bodies: list[tuple[str, dict[str, Any]]]) -> float:
     ns = _scratch(server, "hvac")
     client = server.client(namespace=ns)
 

@@ -164,7 +164,7 @@ def _start_server(workdir: Path, prefer: str, product: str) -> local_server.Deta
     """Start this checkout's detached server; a container of ours left without its record (the
     work folder was deleted, or a killed `make run`) is removed first, and said so."""
     name = container_name(workdir)
-    if local_server.choose_runtime(prefer).runtime == "container":
+    if local_server.choose_runtime(prefer, product).runtime == "container":
         found = subprocess.run(["docker", "ps", "-aq", "--filter", f"name=^/{name}$"],
                                capture_output=True, text=True, check=False).stdout.strip()
         if found:

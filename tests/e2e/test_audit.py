@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import DECLARED_AUDIT_DEVICE, OpenBaoServer
+from llm_vault.local.server import DECLARED_AUDIT_DEVICE, Server
 from llm_vault.stackfiles import STACKS
 
 from .harness import SENSITIVE, Deployment, Seeded, audit_entries, leaks_in, remember
@@ -123,7 +123,7 @@ def test_no_secret_value_or_token_is_in_any_audit_log_in_plaintext(provisioned: 
 
 
 def test_declared_audit_mode_declares_no_device_and_the_servers_device_logs(
-    openbao_declared_audit: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path: Path
+    openbao_declared_audit: Server, oidc_issuer: GitHubOidcIssuer, tmp_path: Path
 ) -> None:
     server = openbao_declared_audit
     assert server.audit_log_path is not None

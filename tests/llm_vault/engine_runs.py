@@ -26,7 +26,7 @@ import pytest
 
 from llm_vault import automation, toolchain
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from llm_vault.local_job import overrides_for
 from vault_provider.builtin.host import shipped_providers
 
@@ -85,7 +85,7 @@ class Driver:
     """
 
     def __init__(
-        self, server: OpenBaoServer, issuer: GitHubOidcIssuer, workdir: Path, env: dict[str, str] | None = None
+        self, server: Server, issuer: GitHubOidcIssuer, workdir: Path, env: dict[str, str] | None = None
     ) -> None:
         self.server = server
         self.issuer = issuer

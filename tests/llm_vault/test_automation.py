@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from llm_vault import automation, cli, engine
-from llm_vault.local.server import OpenBaoServer, start_server
+from llm_vault.local.server import Server, start_server
 from llm_vault.local_job import container_name, describe
 from vault_provider import args as a
 from vault_provider.builtin import _client
@@ -218,7 +218,7 @@ def test_a_run_validates_its_stack_config_once(tmp_path: Path, monkeypatch: pyte
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         srv = start_server("dev", workdir=tmp_path_factory.mktemp("openbao-automation"))
     except Exception as exc:
@@ -227,7 +227,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
     srv.stop()
 
 
-def _target(server: OpenBaoServer, state_dir: Path) -> automation.StackTarget:
+def _target(server: Server, state_dir: Path) -> automation.StackTarget:
     return automation.StackTarget(
         stack="dev",
         state_dir=state_dir,
@@ -265,14 +265,14 @@ def _interrupt_create(state_dir: Path, resource_of: str, **inputs: Any) -> None:
     path.write_text(json.dumps(document))
 
 
-def _names(server: OpenBaoServer) -> list[str]:
+def _names(server: Server) -> list[str]:
     return list(server.client().sys.list_acl_policies()["data"]["keys"])
 
 
 @pytest.mark.integration
 @pytest.mark.engine
 def test_an_interrupted_create_whose_object_is_on_the_server_is_imported(
-    server: OpenBaoServer, tmp_path: Path
+    server: Server, tmp_path: Path
 ) -> None:
     target = _target(server, tmp_path / "state")
     program = _policies("imp-a", "imp-b")
@@ -294,7 +294,7 @@ def test_an_interrupted_create_whose_object_is_on_the_server_is_imported(
 
 @pytest.mark.integration
 @pytest.mark.engine
-def test_an_interrupted_create_with_nothing_on_the_server_is_cleared(server: OpenBaoServer, tmp_path: Path) -> None:
+def test_an_interrupted_create_with_nothing_on_the_server_is_cleared(server: Server, tmp_path: Path) -> None:
     target = _target(server, tmp_path / "state")
     program = _policies("clr-a", "clr-b")
     stack = automation.open_stack(target, program)
@@ -315,7 +315,7 @@ def test_an_interrupted_create_with_nothing_on_the_server_is_cleared(server: Ope
 @pytest.mark.integration
 @pytest.mark.engine
 def test_an_object_that_was_there_before_our_create_is_never_taken_over(
-    server: OpenBaoServer, tmp_path: Path
+    server: Server, tmp_path: Path
 ) -> None:
     server.client().sys.create_or_update_acl_policy("theirs", THEIRS)
     # What check records for it: the object is there before the create, so it is not ours.
@@ -356,7 +356,7 @@ def _write_lock(state_dir: Path, host: str, pid: int, since: datetime) -> Path:
 
 @pytest.mark.integration
 @pytest.mark.engine
-def test_a_lock_left_by_a_dead_process_is_removed_and_said(server: OpenBaoServer, tmp_path: Path) -> None:
+def test_a_lock_left_by_a_dead_process_is_removed_and_said(server: Server, tmp_path: Path) -> None:
     target = _target(server, tmp_path / "state")
     program = _policies("lock-a")
     automation.refresh_then_up(automation.open_stack(target, program))
@@ -373,7 +373,7 @@ def test_a_lock_left_by_a_dead_process_is_removed_and_said(server: OpenBaoServer
 @pytest.mark.integration
 @pytest.mark.engine
 def test_a_lock_of_a_run_that_may_be_live_stops_the_cli_with_one_line(
-    server: OpenBaoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("VAULT_ADDR", server.address)
     monkeypatch.setenv("VAULT_TOKEN", server.root_token)
@@ -395,7 +395,7 @@ def test_a_lock_of_a_run_that_may_be_live_stops_the_cli_with_one_line(
 @pytest.mark.integration
 @pytest.mark.engine
 def test_an_engine_error_is_one_line_and_a_next_step(
-    server: OpenBaoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client = server.client()
     # Someone's auth method where the dev stack puts its pipeline trust: the stack must refuse it.

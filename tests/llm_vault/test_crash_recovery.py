@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer, start_server
+from llm_vault.local.server import Server, start_server
 
 from .conftest import CRASH_REPORT
 from .engine_runs import Driver, server_objects, state_objects
@@ -72,7 +72,7 @@ class Ledger:
 
 
 @pytest.fixture(scope="module")
-def crash_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
+def crash_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of its own: orphans are counted on the whole server, against a fresh baseline."""
     try:
         server = start_server("dev", workdir=tmp_path_factory.mktemp("openbao-crash"))
@@ -111,7 +111,7 @@ def plan() -> list[Point]:
 
 
 def test_a_killed_apply_converges_on_a_plain_rerun_at_every_kill_point(
-    crash_server: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path: Path
+    crash_server: Server, oidc_issuer: GitHubOidcIssuer, tmp_path: Path
 ) -> None:
     server = crash_server
     driver = Driver(server, oidc_issuer, tmp_path)

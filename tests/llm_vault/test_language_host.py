@@ -29,7 +29,7 @@ from pulumi.runtime.proto import language_pb2, language_pb2_grpc
 
 from llm_vault import automation, cli, engine, language_host, toolchain
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from tests.e2e.harness import Deployment, leaks_in
 
 PINNED_SDK = "3.272.0"  # pyproject.toml: the host subclasses a private class of this release
@@ -220,7 +220,7 @@ class CliStack:
 
 @pytest.fixture(scope="module")
 def cli_prod(
-    language_plugin, openbao: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
+    language_plugin, openbao: Server, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CliStack]:
     env_name = f"cli-{secrets.token_hex(3)}"  # its own namespace and root-namespace paths on the shared server
     tmp = tmp_path_factory.mktemp("pulumi-cli")

@@ -19,7 +19,7 @@ from infra.config import load_settings, raw_from_pulumi_config
 from infra.program import main as program_main
 from llm_vault import automation
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from llm_vault.preview_report import MASK, Change, Preview, collect_preview, render_markdown
 from llm_vault.stackfiles import stack_config
 from tests.e2e.harness import Deployment, state_resources
@@ -205,7 +205,7 @@ class Collected:
 
 @pytest.fixture(scope="module")
 def report_stack(
-    openbao: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
+    openbao: Server, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     """The dev stack applied under names of its own (namespace, audit device, pipeline mount and
     policies), so that it shares the session's server with the end-to-end stacks."""
@@ -377,7 +377,7 @@ def test_a_config_error_stops_the_preview_and_is_reported(report_stack: Deployme
 @pytest.mark.integration
 @pytest.mark.engine
 def test_an_object_listed_under_adopt_previews_as_adopt_with_the_servers_values(
-    openbao: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
+    openbao: Server, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     # The original setup's way: someone created the namespace and a CI policy by hand (one that
     # still mints tokens), and the stack now lists both under llm-vault:adopt.

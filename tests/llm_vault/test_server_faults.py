@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 
 from .conftest import CRASH_REPORT
 from .engine_runs import Driver, Outcome, server_objects, state_objects
@@ -41,7 +41,7 @@ def _converged(driver: Driver, server: Any, baseline: set[str], where: str) -> O
 
 
 def test_a_server_sealed_mid_apply_fails_naming_the_object_and_the_rerun_converges(
-    openbao_persistent: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path: Path
+    openbao_persistent: Server, oidc_issuer: GitHubOidcIssuer, tmp_path: Path
 ) -> None:
     server = openbao_persistent
     (server.workdir / "audit").mkdir(exist_ok=True)
@@ -62,7 +62,7 @@ def test_a_server_sealed_mid_apply_fails_naming_the_object_and_the_rerun_converg
 
 
 def test_a_server_restarted_mid_apply_is_ridden_out_or_fails_cleanly_and_the_rerun_converges(
-    openbao_persistent: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path: Path
+    openbao_persistent: Server, oidc_issuer: GitHubOidcIssuer, tmp_path: Path
 ) -> None:
     server = openbao_persistent
     (server.workdir / "audit").mkdir(exist_ok=True)

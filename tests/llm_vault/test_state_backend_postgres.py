@@ -20,7 +20,7 @@ import pytest
 from llm_vault import automation
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.postgres import PostgresCluster
-from llm_vault.local.server import OpenBaoServer, start_server
+from llm_vault.local.server import Server, start_server
 
 from .conftest import BACKEND_REPORT
 from .engine_runs import Driver, Outcome
@@ -34,7 +34,7 @@ KV = {"path": "openai-llm", "secrets": CATALOGUE}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         srv = start_server("dev", workdir=tmp_path_factory.mktemp("openbao-team"))
     except Exception as exc:
@@ -67,7 +67,7 @@ def _destroy(driver: Driver, stack: str = "dev") -> None:
 
 
 def test_two_ups_of_one_stack_at_once_one_applies_the_other_stops_naming_the_lock_or_waits(
-    server: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, backend: dict[str, str], postgres: PostgresCluster,
+    server: Server, oidc_issuer: GitHubOidcIssuer, backend: dict[str, str], postgres: PostgresCluster,
     tmp_path: Path,
 ) -> None:
     driver = Driver(server, oidc_issuer, tmp_path, env=backend)
@@ -99,7 +99,7 @@ def test_two_ups_of_one_stack_at_once_one_applies_the_other_stops_naming_the_loc
 
 
 def test_different_stacks_apply_at_once_and_the_state_survives_the_machine(
-    server: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, backend: dict[str, str], postgres: PostgresCluster,
+    server: Server, oidc_issuer: GitHubOidcIssuer, backend: dict[str, str], postgres: PostgresCluster,
     tmp_path: Path,
 ) -> None:
     driver = Driver(server, oidc_issuer, tmp_path, env=backend)
@@ -127,7 +127,7 @@ def test_different_stacks_apply_at_once_and_the_state_survives_the_machine(
 
 
 def test_a_run_killed_mid_apply_recovers_on_postgres_too(
-    server: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, backend: dict[str, str], postgres: PostgresCluster,
+    server: Server, oidc_issuer: GitHubOidcIssuer, backend: dict[str, str], postgres: PostgresCluster,
     tmp_path: Path,
 ) -> None:
     driver = Driver(server, oidc_issuer, tmp_path, env=backend)

@@ -34,7 +34,7 @@ from llm_vault.access_matrix import (
     load_pipeline_policies,
     policy_files,
 )
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 
 EXPECTATIONS = load_pipeline_expectations()
 SUFFIX = secrets.token_hex(4)
@@ -138,7 +138,7 @@ def test_the_throwaway_names_reach_every_row() -> None:
 
 @dataclass
 class Stack:
-    server: OpenBaoServer
+    server: Server
     tokens: dict[str, str]  # policy stem -> root-namespace token holding only that policy
 
     def request(self, method: str, api_path: str, token: str, body: dict[str, Any] | None = None) -> Any:
@@ -154,7 +154,7 @@ def _vault_name(stem: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(openbao: OpenBaoServer) -> Iterator[Stack]:
+def stack(openbao: Server) -> Iterator[Stack]:
     root = openbao.client()
     kv_mount = PLACEHOLDERS["kv_mount"]
     created_namespaces: list[str] = []

@@ -1,9 +1,12 @@
-"""Every policy does exactly what policies/expectations.yaml says, on a real OpenBao server.
+"""Every policy does exactly what policies/expectations.yaml says, on real OpenBao and Vault servers.
 
-All policies are written to one throwaway namespace holding kv-v2 at ``openai-llm`` (this
-environment) and ``openai-llm-prod`` (standing for another environment), a few seeded secrets
-and the ``openai-llm-readonly`` token role. Each policy gets a token holding ONLY that policy
-(no ``default``). Every row of the table is then checked twice:
+All policies are written to one throwaway scope (tests/scope.py) holding kv-v2 at ``openai-llm``
+(this environment) and ``openai-llm-prod`` (standing for another environment), a few seeded
+secrets and the ``openai-llm-readonly`` token role. On OpenBao the scope is a namespace; on Vault
+OSS (no namespaces) it is the root, the two mounts get the scope's unique prefix and every table
+path naming them is translated (``Environment.path``); the policy and token-role names stay as
+the files name them (the operator policy names the role), owned by this module while it runs.
+Each policy gets a token holding ONLY that policy (no ``default``). Every row of the table is then checked twice:
 
 * through ``sys/capabilities`` (asked by the root token about the policy's token: the token
   itself may not call ``sys/capabilities-self``, which only the ``default`` policy grants);
@@ -24,8 +27,9 @@ import requests
 
 from infra import policy_reach
 from llm_vault.access_matrix import DENY, load_expectations, load_policies
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from tests.infra.test_policy_reach import ACL_CASES
+from tests.scope import Scope
 
 EXPECTATIONS = load_expectations()
 KV_MOUNT = EXPECTATIONS.kv_mount
@@ -41,54 +45,78 @@ ROWS = [
 
 @dataclass
 class Environment:
-    server: OpenBaoServer
-    namespace: str
+    scope: Scope
     tokens: dict[str, str]  # policy -> token holding only that policy
 
+    @property
+    def server(self) -> Server:
+        return self.scope.server
+
+    def path(self, api_path: str) -> str:
+        """A table path as it is in this scope: the kv mounts carry the scope's prefix (on Vault)."""
+        first, slash, rest = api_path.partition("/")
+        return self.scope.name(first) + slash + rest if first in (KV_MOUNT, OTHER_ENVIRONMENT_MOUNT) else api_path
+
+    def client(self) -> Any:
+        return self.scope.client()
+
+    def capabilities(self, token: str, api_path: str) -> list[str]:
+        """POST sys/capabilities as root about ``token`` on the table path ``api_path``."""
+        path = self.path(api_path)
+        answer = self.client().write_data("sys/capabilities", data={"token": token, "paths": [path]})
+        return list(answer["data"][path])
+
     def request(self, method: str, api_path: str, token: str, body: dict[str, Any] | None = None) -> Any:
-        headers = {"X-Vault-Token": token, "X-Vault-Namespace": self.namespace}
+        headers = self.scope.headers(token)
         if method == "PATCH":
             headers["Content-Type"] = "application/merge-patch+json"
-        return requests.request(method, f"{self.server.address}/v1/{api_path}", headers=headers, json=body, timeout=10)
+        url = f"{self.server.address}/v1/{self.path(api_path)}"
+        return requests.request(method, url, headers=headers, json=body, timeout=10)
 
 
 @pytest.fixture(scope="module")
-def environment(openbao: OpenBaoServer) -> Iterator[Environment]:
-    namespace = f"policies-{secrets.token_hex(4)}"
-    root = openbao.client()
-    root.sys.create_namespace(namespace)
+def environment(server: Server) -> Iterator[Environment]:
+    scope = Scope(server, "policies")
+    tokens: dict[str, str] = {}
+    client = scope.client()
+    policies = {**load_policies(scope.name(KV_MOUNT)), **EXPECTATIONS.generated}
     try:
-        client = openbao.client(namespace=namespace)
         for mount in (KV_MOUNT, OTHER_ENVIRONMENT_MOUNT):
-            client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+            client.sys.enable_secrets_engine("kv", path=scope.name(mount), options={"version": "2"})
         for name in SEEDED:
             client.secrets.kv.v2.create_or_update_secret(
-                name, secret={"value": secrets.token_urlsafe(12)}, mount_point=KV_MOUNT
+                name, secret={"value": secrets.token_urlsafe(12)}, mount_point=scope.name(KV_MOUNT)
             )
         client.secrets.kv.v2.create_or_update_secret(
-            "api-keys", secret={"value": secrets.token_urlsafe(12)}, mount_point=OTHER_ENVIRONMENT_MOUNT
+            "api-keys", secret={"value": secrets.token_urlsafe(12)}, mount_point=scope.name(OTHER_ENVIRONMENT_MOUNT)
         )
         # The policy files, and the database grant policies the program generates.
-        for name, text in {**load_policies(KV_MOUNT), **EXPECTATIONS.generated}.items():
+        for name, text in policies.items():
             client.sys.create_or_update_acl_policy(name, text)
         client.write_data(
             f"auth/token/roles/{READONLY_ROLE}",
             # token_explicit_max_ttl, not token_ttl: OpenBao's token roles silently ignore token_ttl.
             data={"allowed_policies": [READONLY_ROLE], "orphan": False, "token_explicit_max_ttl": 300},
         )
-        tokens = {
-            name: client.auth.token.create(policies=[name], no_default_policy=True, ttl="30m")["auth"]["client_token"]
-            for name in EXPECTATIONS.policies
-        }
-        yield Environment(openbao, namespace, tokens)
+        for name in EXPECTATIONS.policies:
+            tokens[name] = client.auth.token.create(policies=[name], no_default_policy=True, ttl="30m")["auth"][
+                "client_token"
+            ]
+        yield Environment(scope, tokens)
     finally:
-        # Deleting the namespace revokes its tokens and removes its mounts, policies and role.
-        root.sys.delete_namespace(namespace)
+        if scope.namespace is None:
+            # Root objects named as the files name them (a namespace's deletion removes them on OpenBao).
+            for token in tokens.values():
+                client.auth.token.revoke(token)
+            for name in policies:
+                client.sys.delete_acl_policy(name)
+            client.adapter.delete(f"/v1/auth/token/roles/{READONLY_ROLE}")
+        scope.close()
 
 
 @pytest.mark.integration
 def test_every_policy_token_holds_only_its_policy(environment: Environment) -> None:
-    client = environment.server.client(namespace=environment.namespace)
+    client = environment.client()
     for policy, token in environment.tokens.items():
         looked_up = client.auth.token.lookup(token)["data"]
         assert looked_up["policies"] == [policy]
@@ -99,9 +127,7 @@ def test_every_policy_token_holds_only_its_policy(environment: Environment) -> N
 def test_sys_capabilities_match_the_table(
     environment: Environment, policy: str, api_path: str, expected: tuple[str, ...]
 ) -> None:
-    client = environment.server.client(namespace=environment.namespace)
-    answer = client.write_data("sys/capabilities", data={"token": environment.tokens[policy], "paths": [api_path]})
-    assert sorted(answer["data"][api_path]) == sorted(expected)
+    assert sorted(environment.capabilities(environment.tokens[policy], api_path)) == sorted(expected)
 
 
 def _probes(api_path: str) -> list[tuple[str, set[str], dict[str, Any] | None]]:
@@ -126,7 +152,7 @@ def test_real_requests_match_the_table(
     environment: Environment, policy: str, api_path: str, expected: tuple[str, ...]
 ) -> None:
     granted = set(expected) - {DENY}
-    root = environment.server.client(namespace=environment.namespace)
+    root = environment.client()
     outcomes = []
     for method, needs, body in _probes(api_path):
         response = environment.request(method, api_path, environment.tokens[policy], body)
@@ -145,7 +171,7 @@ def test_real_requests_match_the_table(
 def test_a_child_token_minted_through_the_role_carries_only_the_readonly_policy(
     environment: Environment,
 ) -> None:
-    root = environment.server.client(namespace=environment.namespace)
+    root = environment.client()
     for parent in ("openai-llm-operator",):  # model-runner may not: its children would read more than it
         response = environment.request("POST", f"auth/token/create/{READONLY_ROLE}", environment.tokens[parent], {})
         assert response.status_code == 200, response.json().get("errors")
@@ -173,8 +199,8 @@ def test_the_servers_acl_rules_are_the_ones_the_identity_view_assumes(
 ) -> None:
     """``infra.policy_reach.capabilities_on`` (behind the access matrix's identity view) on Vault's
     priority rules, against the real server: a token holding exactly these policies."""
-    client = environment.server.client(namespace=environment.namespace)
-    names = [f"acl-case-{secrets.token_hex(4)}" for _ in policies]
+    client = environment.client()
+    names = [environment.scope.name(f"acl-case-{secrets.token_hex(4)}") for _ in policies]
     for name, text in zip(names, policies, strict=True):
         client.sys.create_or_update_acl_policy(name, text)
     try:

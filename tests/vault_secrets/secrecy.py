@@ -35,7 +35,12 @@ def assert_not_leaked(text: str, *secrets: str) -> None:
         pytest.fail(f"secret(s) at position {leaked} of {len(secrets)} appear in the text (withheld)", pytrace=False)
 
 
-def assert_token_shape(token: Any) -> None:
-    """An OpenBao service token string (``s.`` prefix), without showing it."""
-    if not (isinstance(token, str) and token.startswith("s.") and len(token) > 10):
-        pytest.fail(f"not an OpenBao service token: {_shape(token)}", pytrace=False)
+# A service token's prefix on each server (Vault 1.10+ issues ``hvs.`` tokens, OpenBao ``s.``).
+SERVICE_TOKEN_PREFIX = {"openbao": "s.", "vault": "hvs."}
+
+
+def assert_token_shape(token: Any, product: str = "openbao") -> None:
+    """A service token string of ``product`` (its prefix), without showing it."""
+    prefix = SERVICE_TOKEN_PREFIX[product]
+    if not (isinstance(token, str) and token.startswith(prefix) and len(token) > 10):
+        pytest.fail(f"not a {product} service token ({prefix!r} prefix): {_shape(token)}", pytrace=False)

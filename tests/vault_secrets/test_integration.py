@@ -1,10 +1,15 @@
-"""VaultSecretManager against a real OpenBao: every method, every login, renewal, re-login, errors.
+"""VaultSecretManager against a real OpenBao and a real Vault: every method, every login, renewal,
+re-login, errors.
 
-Everything the tests need lives in one throwaway namespace made by the module-scoped
-``provisioned`` fixture (the one place to swap for the Pulumi-provisioned environment later) and
-is deleted with it. Token lifetimes are a few seconds where renewal and re-login are exercised;
-the tests wait on the client's own view of the token (``token_expires_in``) and assert on
-behaviour (accessor kept or changed, renewal recorded by the server), never on durations.
+Everything the tests need is made by the module-scoped ``provisioned`` fixture (the one place to
+swap for the Pulumi-provisioned environment later): on OpenBao in one throwaway namespace, deleted
+with it; on Vault OSS (no namespaces) in the root namespace under the client's DEFAULT names (kv
+mount ``openai-llm``, auth paths ``jwt`` and ``approle``: the original usage relies on them), so
+the fixture refuses to start when any of them exists already, and removes all it made.
+
+Token lifetimes are a few seconds where renewal and re-login are exercised; the tests wait on
+the client's own view of the token (``token_expires_in``) and assert on behaviour (accessor kept
+or changed, renewal recorded by the server), never on durations.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import hvac.exceptions as hvac_errors
 import pytest
 
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from vault_secrets import (
     AppRoleAuth,
     AuthenticationFailed,
@@ -74,9 +79,9 @@ def _random_value() -> str:
 class Provisioned:
     """One environment's worth of server objects in a throwaway namespace."""
 
-    server: OpenBaoServer
+    server: Server
     issuer: GitHubOidcIssuer
-    namespace: str
+    namespace: str | None  # None on Vault OSS: the root namespace
     api_keys: dict[str, str] = field(repr=False)  # what api-keys holds (generated at runtime)
     policy_sources: dict[str, str] = field(default_factory=dict)  # policy name -> "policies/<file>" or "inline"
 
@@ -127,7 +132,8 @@ def _policies() -> tuple[dict[str, str], dict[str, str]]:
         if name not in texts:
             texts[name], sources[name] = text, "inline"
     # substitute, not safe_substitute: an unknown placeholder is an error, as policies/README.md says.
-    return {n: string.Template(t).substitute(kv_mount=KV_MOUNT) for n, t in texts.items()}, sources
+    values = {"kv_mount": KV_MOUNT, "token_role": READONLY_ROLE}  # the operator policy names the token role
+    return {n: string.Template(t).substitute(values) for n, t in texts.items()}, sources
 
 
 def _provision_environment(admin: hvac.Client, issuer: GitHubOidcIssuer, api_keys: dict[str, str]) -> dict[str, str]:
@@ -164,31 +170,63 @@ def _provision_environment(admin: hvac.Client, issuer: GitHubOidcIssuer, api_key
     return sources
 
 
+def _remove_root_environment(root: hvac.Client) -> None:
+    """What _provision_environment made in the root namespace (Vault OSS), gone already is fine."""
+    root.sys.disable_secrets_engine(KV_MOUNT)
+    root.sys.disable_auth_method("jwt")
+    root.sys.disable_auth_method("approle")
+    for name in _policies()[0]:
+        root.sys.delete_acl_policy(name)
+    root.adapter.delete(f"/v1/auth/token/roles/{READONLY_ROLE}")
+
+
 @pytest.fixture(scope="module")
-def provisioned(openbao: OpenBaoServer, oidc_issuer: GitHubOidcIssuer) -> Iterator[Provisioned]:
+def provisioned(server: Server, oidc_issuer: GitHubOidcIssuer) -> Iterator[Provisioned]:
     """THE environment of this module: swap this fixture for the program-provisioned one later."""
-    namespace = f"t-vs-{secrets.token_hex(4)}"
-    root = openbao.client()
-    root.sys.create_namespace(namespace)
+    root = server.client()
+    namespace: str | None = None
+    if server.has_namespaces:
+        namespace = f"t-vs-{secrets.token_hex(4)}"
+        root.sys.create_namespace(namespace)
+    else:
+        taken = {f"{KV_MOUNT}/"} & set(root.sys.list_mounted_secrets_engines()["data"]) | {"jwt/", "approle/"} & set(
+            root.sys.list_auth_methods()["data"]
+        )
+        if taken:  # never take over (and later delete) what someone else made
+            pytest.fail(f"{server.label}: {sorted(taken)} exist already in the root namespace", pytrace=False)
     try:
         api_keys = {name: _random_value() for name in ("huggingface_token", "openai_key", "anthropic_key")}
-        sources = _provision_environment(openbao.client(namespace=namespace), oidc_issuer, api_keys)
-        yield Provisioned(openbao, oidc_issuer, namespace, api_keys, sources)
+        sources = _provision_environment(server.client(namespace=namespace), oidc_issuer, api_keys)
+        yield Provisioned(server, oidc_issuer, namespace, api_keys, sources)
     finally:
-        root.sys.delete_namespace(namespace)
+        if namespace is not None:
+            root.sys.delete_namespace(namespace)
+        else:
+            _remove_root_environment(root)
 
 
 @pytest.fixture
-def other_namespace(provisioned: Provisioned) -> Iterator[str]:
-    """A second environment namespace with its own kv mount of the same name."""
-    name = f"t-vs-{secrets.token_hex(4)}"
+def other_namespace(provisioned: Provisioned) -> Iterator[str | None]:
+    """A second environment namespace with its own kv mount of the same name; None on Vault OSS,
+    after checking that it has no namespaces (``sys/namespaces`` answers 404: Enterprise only)."""
     root = provisioned.server.client()
+    name = f"t-vs-{secrets.token_hex(4)}"
+    if not provisioned.server.has_namespaces:
+        with pytest.raises(hvac_errors.InvalidPath):
+            root.sys.create_namespace(name)
+        yield None
+        return
     root.sys.create_namespace(name)
     try:
         provisioned.admin(name).sys.enable_secrets_engine("kv", path=KV_MOUNT, options={"version": "2"})
         yield name
     finally:
         root.sys.delete_namespace(name)
+
+
+def _set_namespace(env: pytest.MonkeyPatch, variable: str, namespace: str | None) -> None:
+    if namespace is not None:  # the root namespace is no namespace at all
+        env.setenv(variable, namespace)
 
 
 @pytest.fixture
@@ -244,7 +282,7 @@ def test_the_original_usage_from_vault_environment_is_unchanged(
 ) -> None:
     clean_env.setenv("VAULT_ADDR", provisioned.server.address)
     clean_env.setenv("VAULT_TOKEN", provisioned.server.root_token)
-    clean_env.setenv("VAULT_NAMESPACE", provisioned.namespace)
+    _set_namespace(clean_env, "VAULT_NAMESPACE", provisioned.namespace)
     manager = VaultSecretManager()
     assert_same_secret(manager.get_model_credentials(), provisioned.api_keys)
     assert_same_secret(manager.get_api_key("openai"), provisioned.api_keys["openai_key"])
@@ -255,22 +293,24 @@ def test_the_original_usage_from_vault_environment_is_unchanged(
 def test_bao_variables_alone_are_enough(provisioned: Provisioned, clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("BAO_ADDR", provisioned.server.address)
     clean_env.setenv("BAO_TOKEN", provisioned.server.root_token)
-    clean_env.setenv("BAO_NAMESPACE", provisioned.namespace)
+    _set_namespace(clean_env, "BAO_NAMESPACE", provisioned.namespace)
     assert_same_secret(VaultSecretManager().get_api_key("anthropic"), provisioned.api_keys["anthropic_key"])
 
 
 def test_vault_variables_win_over_bao_variables(
-    provisioned: Provisioned, other_namespace: str, clean_env: pytest.MonkeyPatch
+    provisioned: Provisioned, other_namespace: str | None, clean_env: pytest.MonkeyPatch
 ) -> None:
-    provisioned.admin(other_namespace).secrets.kv.v2.create_or_update_secret(
-        path="api-keys", secret={"openai_key": _random_value()}, mount_point=KV_MOUNT
-    )
+    # On Vault OSS (other_namespace None) only the address and the token can lose.
+    if other_namespace is not None:
+        provisioned.admin(other_namespace).secrets.kv.v2.create_or_update_secret(
+            path="api-keys", secret={"openai_key": _random_value()}, mount_point=KV_MOUNT
+        )
     clean_env.setenv("VAULT_ADDR", provisioned.server.address)
     clean_env.setenv("BAO_ADDR", "http://127.0.0.1:9")  # nothing listens there
     clean_env.setenv("VAULT_TOKEN", provisioned.server.root_token)
     clean_env.setenv("BAO_TOKEN", "s." + secrets.token_urlsafe(16))
-    clean_env.setenv("VAULT_NAMESPACE", provisioned.namespace)
-    clean_env.setenv("BAO_NAMESPACE", other_namespace)
+    _set_namespace(clean_env, "VAULT_NAMESPACE", provisioned.namespace)
+    _set_namespace(clean_env, "BAO_NAMESPACE", other_namespace)
     assert_same_secret(VaultSecretManager().get_api_key("openai"), provisioned.api_keys["openai_key"])
 
 
@@ -310,7 +350,7 @@ def test_reading_a_missing_secret_raises_secret_not_found_with_the_path(provisio
 def test_short_lived_token_is_a_readonly_child_made_through_the_token_role(provisioned: Provisioned) -> None:
     operator = provisioned.manager(vault_token=provisioned.token("openai-llm-operator"))
     child = operator.get_short_lived_token()
-    assert_token_shape(child)
+    assert_token_shape(child, provisioned.server.product)
     info = provisioned.lookup_token(child)
     assert info["path"] == f"auth/token/create/{READONLY_ROLE}"
     assert sorted(info["policies"]) == ["default", "openai-llm-readonly"]
@@ -545,8 +585,11 @@ def test_a_ci_policy_token_is_denied_write_and_delete(provisioned: Provisioned) 
 
 
 def test_the_same_path_in_two_namespaces_returns_each_namespaces_value(
-    provisioned: Provisioned, other_namespace: str
+    provisioned: Provisioned, other_namespace: str | None
 ) -> None:
+    if other_namespace is None:
+        _vault_oss_ignores_the_namespace_given_to_the_client(provisioned)
+        return
     here, there = _random_value(), _random_value()
     path = f"routing-{secrets.token_hex(3)}"
     root = provisioned.server.root_token
@@ -561,6 +604,19 @@ def test_the_same_path_in_two_namespaces_returns_each_namespaces_value(
         path=path, mount_point=KV_MOUNT, raise_on_deleted_version=True
     )
     assert_same_secret(stored["data"]["data"], {"value": there})
+
+
+def _vault_oss_ignores_the_namespace_given_to_the_client(provisioned: Provisioned) -> None:
+    """Vault OSS drops X-Vault-Namespace (http/handler_stubs_oss.go): a client "in" namespace x
+    reads and writes the root. A namespace is no isolation there: environments are kept apart by
+    mount paths (the Vault OSS layout), never by VAULT_NAMESPACE."""
+    value = _random_value()
+    path = f"routing-{secrets.token_hex(3)}"
+    root = provisioned.server.root_token
+    in_x = provisioned.manager(vault_token=root, namespace=f"t-vs-{secrets.token_hex(4)}")
+    in_x.write_secret(path, {"value": value})
+    assert_same_secret(provisioned.manager(vault_token=root).read_secret(path, "value"), value)
+    provisioned.manager(vault_token=root).delete_secret(path, permanent=True)
 
 
 def test_errors_never_contain_the_secret_value_or_a_token(provisioned: Provisioned) -> None:
@@ -601,7 +657,8 @@ EXAMPLE = REPO_ROOT / "examples" / "model_runner.py"
 def _run_example(provisioned: Provisioned, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "ACTIONS_ID_TOKEN"))}
     return subprocess.run(
-        [sys.executable, str(EXAMPLE), "--namespace", provisioned.namespace, *args],
+        # "" is the root namespace (Vault OSS); without --namespace the example would use "dev".
+        [sys.executable, str(EXAMPLE), "--namespace", provisioned.namespace or "", *args],
         env={**base, "VAULT_ADDR": provisioned.server.address, **env},
         capture_output=True,
         text=True,

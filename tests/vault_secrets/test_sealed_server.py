@@ -6,14 +6,14 @@ import secrets
 
 import pytest
 
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from vault_secrets import VaultSecretManager, VaultUnavailable
 
 pytestmark = pytest.mark.integration
 
 
 def test_a_sealed_server_is_unavailable_not_missing_and_the_client_recovers(
-    openbao_persistent: OpenBaoServer,
+    openbao_persistent: Server,
 ) -> None:
     server = openbao_persistent
     root = server.client()

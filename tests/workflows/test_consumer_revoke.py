@@ -11,7 +11,7 @@ import hvac.exceptions as hvac_errors
 import pytest
 import yaml
 
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 
 from .test_workflows_lint import CONSUMER_EXAMPLE
 
@@ -24,7 +24,7 @@ def _revoke_script() -> str:
     return str(step["run"])
 
 
-def test_the_revoke_step_kills_the_jobs_token(openbao: OpenBaoServer, scratch_namespace: str) -> None:
+def test_the_revoke_step_kills_the_jobs_token(openbao: Server, scratch_namespace: str) -> None:
     if shutil.which("curl") is None:
         pytest.fail("curl is not installed: the revoke step (and GitHub's runners) use it", pytrace=False)
     admin = openbao.client(namespace=scratch_namespace)
@@ -49,7 +49,7 @@ def test_the_revoke_step_kills_the_jobs_token(openbao: OpenBaoServer, scratch_na
         hvac.Client(url=openbao.address, token=token, namespace=scratch_namespace).auth.token.lookup_self()
 
 
-def test_the_revoke_step_does_nothing_without_a_token(openbao: OpenBaoServer) -> None:
+def test_the_revoke_step_does_nothing_without_a_token(openbao: Server) -> None:
     env = {"PATH": os.environ["PATH"], "VAULT_ADDR": openbao.address, "VAULT_NAMESPACE": "dev", "VAULT_TOKEN": ""}
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", _revoke_script()], env=env, capture_output=True, text=True, check=False

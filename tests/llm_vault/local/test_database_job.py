@@ -17,7 +17,7 @@ import pytest
 
 from llm_vault.local import database_job
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from tests.e2e.harness import Deployment, leaks_in, remember
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
@@ -53,7 +53,7 @@ def test_each_stack_gets_its_own_database_once_and_the_password_file_is_private(
 
 def test_the_printed_commands_fetch_a_login_that_reads_and_cannot_write(
     local_database: database_job.LocalDatabase,
-    openbao: OpenBaoServer,
+    openbao: Server,
     oidc_issuer: GitHubOidcIssuer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

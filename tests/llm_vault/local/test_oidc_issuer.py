@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from llm_vault.local.oidc_issuer import DISCOVERY_PATH, GitHubOidcIssuer, main
-from llm_vault.local.server import OpenBaoServer, free_port_pair
+from llm_vault.local.server import Server, free_port_pair
 
 AUDIENCE = "https://openbao.llm-vault.test"
 GITHUB_CLAIMS = {
@@ -182,7 +182,7 @@ def test_the_cli_mints_tokens_the_serving_issuer_vouches_for(
 
 
 @pytest.fixture
-def jwt_backend(openbao: OpenBaoServer, scratch_namespace: str, oidc_issuer: GitHubOidcIssuer) -> Iterator[hvac.Client]:
+def jwt_backend(openbao: Server, scratch_namespace: str, oidc_issuer: GitHubOidcIssuer) -> Iterator[hvac.Client]:
     """A JWT auth method in a throwaway namespace trusting ``oidc_issuer``; one role ``ci``."""
     client = openbao.client(namespace=scratch_namespace)
     client.sys.enable_auth_method("jwt", path="github")
@@ -205,7 +205,7 @@ def jwt_backend(openbao: OpenBaoServer, scratch_namespace: str, oidc_issuer: Git
     client.sys.disable_auth_method("github")
 
 
-def _login(openbao: OpenBaoServer, namespace: str, token: str) -> dict[str, Any]:
+def _login(openbao: Server, namespace: str, token: str) -> dict[str, Any]:
     anonymous = openbao.client(token="", namespace=namespace)
     auth: dict[str, Any] = anonymous.write_data("auth/github/login", data={"role": "ci", "jwt": token})["auth"]
     return auth
@@ -213,7 +213,7 @@ def _login(openbao: OpenBaoServer, namespace: str, token: str) -> dict[str, Any]
 
 @pytest.mark.integration
 def test_openbao_accepts_a_token_from_the_issuer(
-    openbao: OpenBaoServer, scratch_namespace: str, oidc_issuer: GitHubOidcIssuer, jwt_backend: hvac.Client
+    openbao: Server, scratch_namespace: str, oidc_issuer: GitHubOidcIssuer, jwt_backend: hvac.Client
 ) -> None:
     auth = _login(
         openbao,
@@ -237,7 +237,7 @@ def test_openbao_accepts_a_token_from_the_issuer(
     ids=["unpublished-key", "wrong-audience", "wrong-subject", "expired"],
 )
 def test_openbao_refuses_tokens_it_must_not_trust(
-    openbao: OpenBaoServer,
+    openbao: Server,
     scratch_namespace: str,
     oidc_issuer: GitHubOidcIssuer,
     jwt_backend: hvac.Client,
@@ -249,7 +249,7 @@ def test_openbao_refuses_tokens_it_must_not_trust(
 
 
 @pytest.mark.integration
-def test_openbao_follows_a_key_rotation(openbao: OpenBaoServer, scratch_namespace: str) -> None:
+def test_openbao_follows_a_key_rotation(openbao: Server, scratch_namespace: str) -> None:
     # Its own issuer: rotating the session issuer's keys would surprise other tests.
     with GitHubOidcIssuer() as issuer:
         client = openbao.client(namespace=scratch_namespace)

@@ -1,4 +1,4 @@
-"""The local OpenBao server behaves the same in both runtimes and in every flavour."""
+"""The local server (OpenBao and HashiCorp Vault) behaves the same in both runtimes and in every flavour."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import os
 import secrets
 import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import hvac
@@ -18,7 +20,7 @@ from llm_vault.local import server as server_module
 from llm_vault.local.server import (
     DECLARED_AUDIT_DEVICE,
     RUNTIME_ENV,
-    OpenBaoServer,
+    Server,
     ServerStartError,
     choose_runtime,
     detached_state,
@@ -27,10 +29,11 @@ from llm_vault.local.server import (
     start_server,
     stop_detached,
 )
+from tests.scope import PRODUCT_PARAMS
 
 
-def _container_or_skip() -> None:
-    problem = server_module._container_problem()
+def _container_or_skip(product: str = "openbao") -> None:
+    problem = server_module._container_problem(product)
     if problem:
         if os.environ.get("LLM_VAULT_REQUIRE_DOCKER") == "1":
             pytest.fail(f"container runtime unavailable: {problem}")
@@ -45,7 +48,7 @@ def _answers(address: str) -> bool:
     return True
 
 
-def _round_trip_a_secret(server: OpenBaoServer) -> None:
+def _round_trip_a_secret(server: Server) -> None:
     client = server.client()
     mount = f"kv-{secrets.token_hex(3)}"
     value = secrets.token_urlsafe(8)
@@ -88,6 +91,24 @@ def test_auto_falls_back_to_a_process_and_says_why(monkeypatch: pytest.MonkeyPat
     assert "no Docker engine" in choice.reason
 
 
+def test_the_runtime_reason_names_each_products_image_and_binary(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(RUNTIME_ENV, raising=False)
+    monkeypatch.setattr(toolchain, "docker_available", lambda: True)
+    missing = server_module.subprocess.CompletedProcess([], 1)  # `docker image inspect` finds no image
+    monkeypatch.setattr(server_module.subprocess, "run", lambda *args, **kwargs: missing)
+    assert choose_runtime("auto", "vault").reason == (
+        f"fallback to a `vault server` process: image {toolchain.VAULT_IMAGE} is missing (run scripts/bootstrap.sh)"
+    )
+    assert f"llm-vault/vault:{toolchain.VAULT_VERSION}" == toolchain.VAULT_IMAGE
+    with pytest.raises(ValueError, match="product='consul'"):
+        choose_runtime("auto", "consul")
+
+
+def test_vault_cannot_have_the_declared_audit_flavour(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"Vault 1\.21 OSS cannot declare an audit device in its server config"):
+        start_server("declared-audit", workdir=tmp_path, prefer="process", product="vault")
+
+
 def test_a_forced_container_without_docker_fails_instead_of_falling_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -100,30 +121,34 @@ def test_a_forced_container_without_docker_fails_instead_of_falling_back(
 
 
 @pytest.mark.integration
-def test_dev_server_is_unsealed_and_its_root_token_authenticates(openbao: OpenBaoServer) -> None:
-    health = requests.get(f"{openbao.address}/v1/sys/health", timeout=5)
+def test_dev_server_is_unsealed_and_its_root_token_authenticates(server: Server) -> None:
+    health = requests.get(f"{server.address}/v1/sys/health", timeout=5)
     assert health.status_code == 200
-    assert health.json()["version"] == toolchain.OPENBAO_VERSION
-    assert openbao.client().is_authenticated()
-    assert not openbao.client(token=secrets.token_urlsafe(16)).is_authenticated()
+    assert health.json()["version"] == server.version
+    assert server.client().is_authenticated()
+    assert not server.client(token=secrets.token_urlsafe(16)).is_authenticated()
 
 
 @pytest.mark.integration
-def test_the_root_token_appears_in_no_repr_and_no_log(openbao: OpenBaoServer) -> None:
-    token = openbao.root_token
+def test_the_root_token_appears_in_no_repr_and_no_log(server: Server) -> None:
+    token = server.root_token
     assert token
-    assert token not in repr(openbao) and token not in str(openbao)
-    logs = openbao.logs()
+    assert token not in repr(server) and token not in str(server)
+    # Dev mode prints its banner (with the root token) only after its own post-start setup, which
+    # can end after the health check already answered: wait for it rather than race it.
+    deadline = time.monotonic() + 15
+    while "Root Token:" not in (logs := server.logs()) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert "Root Token: <redacted>" in logs  # dev mode prints it; we blank it
     assert token not in logs
 
 
 @pytest.mark.integration
-def test_the_dev_config_allows_api_audit_devices(openbao: OpenBaoServer) -> None:
-    client = openbao.client()
+def test_the_dev_config_allows_api_audit_devices(server: Server) -> None:
+    client = server.client()
     device = f"api-{secrets.token_hex(3)}"
     # Inside the work folder: the only host folder a container sees at the same path.
-    log = openbao.workdir / f"{device}.log"
+    log = server.workdir / f"{device}.log"
     client.sys.enable_audit_device("file", path=device, options={"file_path": str(log)})
     try:
         client.sys.list_mounted_secrets_engines()
@@ -133,9 +158,11 @@ def test_the_dev_config_allows_api_audit_devices(openbao: OpenBaoServer) -> None
 
 
 @pytest.mark.integration
-def test_the_process_runtime_serves_the_same_interface(tmp_path: Path) -> None:
-    with start_server("dev", workdir=tmp_path, prefer="process") as server:
+@pytest.mark.parametrize("product", PRODUCT_PARAMS)
+def test_the_process_runtime_serves_the_same_interface(tmp_path: Path, product: str) -> None:
+    with start_server("dev", workdir=tmp_path, prefer="process", product=product) as server:
         assert server.runtime == "process"
+        assert server.client().sys.read_health_status(method="GET")["version"].startswith(server.version)
         assert server.address.startswith("http://127.0.0.1:")
         _round_trip_a_secret(server)
         assert "core: vault is unsealed" in server.logs()
@@ -143,10 +170,12 @@ def test_the_process_runtime_serves_the_same_interface(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_the_container_runtime_serves_the_same_interface(tmp_path: Path) -> None:
-    _container_or_skip()
-    with start_server("dev", workdir=tmp_path, prefer="container") as server:
+@pytest.mark.parametrize("product", PRODUCT_PARAMS)
+def test_the_container_runtime_serves_the_same_interface(tmp_path: Path, product: str) -> None:
+    _container_or_skip(product)
+    with start_server("dev", workdir=tmp_path, prefer="container", product=product) as server:
         assert server.runtime == "container"
+        assert server.client().sys.read_health_status(method="GET")["version"].startswith(server.version)
         _round_trip_a_secret(server)
         assert "core: vault is unsealed" in server.logs()
     assert not _answers(server.address)
@@ -155,7 +184,7 @@ def test_the_container_runtime_serves_the_same_interface(tmp_path: Path) -> None
 @pytest.mark.integration
 def test_a_server_that_cannot_start_raises_with_its_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A config the server rejects: the error must carry the server's own explanation.
-    monkeypatch.setattr(OpenBaoServer, "_config_text", lambda self: 'storage "nonesuch" {}\n')
+    monkeypatch.setattr(Server, "_config_text", lambda self: 'storage "nonesuch" {}\n')
     with pytest.raises(ServerStartError, match="nonesuch"):
         start_server("persistent", workdir=tmp_path, prefer="process")
 
@@ -165,7 +194,7 @@ def test_a_server_that_cannot_start_raises_with_its_log(tmp_path: Path, monkeypa
 
 @pytest.mark.integration
 def test_the_declared_audit_device_logs_requests_without_secret_values(
-    openbao_declared_audit: OpenBaoServer,
+    openbao_declared_audit: Server,
 ) -> None:
     server = openbao_declared_audit
     client = server.client()
@@ -184,14 +213,56 @@ def test_the_declared_audit_device_logs_requests_without_secret_values(
     assert value not in server.audit_log_path.read_text()  # values are HMAC'd
 
 
-# -- persistent flavour -----------------------------------------------------------------------------
+@pytest.mark.integration
+def test_vault_ignores_an_audit_stanza_in_its_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why the declared-audit flavour is OpenBao only: Vault 1.21 OSS starts with OpenBao's
+    stanza in its config, says nothing about it, and has no audit device (nothing is audited)."""
+    log = tmp_path / "declared.log"
+    stanza = f'audit "file" "{DECLARED_AUDIT_DEVICE}" {{\n  options {{\n    file_path = "{log}"\n  }}\n}}\n'
+    plain = Server._config_text
+    monkeypatch.setattr(Server, "_config_text", lambda self: plain(self) + stanza)
+    with start_server("dev", workdir=tmp_path, prefer="process", product="vault") as server:
+        assert server.client().sys.list_enabled_audit_devices()["data"] == {}
+        assert 'audit "file"' in server.config_path.read_text()
+        server.client().sys.list_mounted_secrets_engines()  # a request no device records
+        assert not log.exists()
 
 
 @pytest.mark.integration
-def test_persistent_server_keeps_data_through_seal_unseal_and_restart(
-    openbao_persistent: OpenBaoServer,
-) -> None:
-    server = openbao_persistent
+@pytest.mark.parametrize("product", PRODUCT_PARAMS)
+def test_the_api_audit_flavour_logs_requests_without_secret_values(tmp_path: Path, product: str) -> None:
+    with start_server("api-audit", workdir=tmp_path, product=product) as server:
+        client = server.client()
+        devices = client.sys.list_enabled_audit_devices()["data"]
+        assert devices[f"{DECLARED_AUDIT_DEVICE}/"]["options"] == {"file_path": str(server.audit_log_path)}
+        mount = f"kv-{secrets.token_hex(3)}"
+        value = secrets.token_urlsafe(12)
+        client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+        client.secrets.kv.v2.create_or_update_secret("audited", secret={"v": value}, mount_point=mount)
+        assert server.audit_log_path is not None
+        text = server.audit_log_path.read_text()
+        entries = [json.loads(line) for line in text.splitlines()]
+        writes = [e for e in entries if e.get("request", {}).get("path") == f"{mount}/data/audited"]
+        assert {e["type"] for e in writes} == {"request", "response"}
+        assert value not in text and server.root_token not in text  # values and tokens are HMAC'd
+
+
+# -- persistent flavour -----------------------------------------------------------------------------
+
+
+@pytest.fixture(params=PRODUCT_PARAMS)
+def persistent(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A fresh raft-backed, initialised and unsealed server of each product."""
+    if request.param == "openbao":
+        yield request.getfixturevalue("openbao_persistent")
+        return
+    with start_server("persistent", workdir=tmp_path_factory.mktemp("vault-persistent"), product="vault") as server:
+        yield server
+
+
+@pytest.mark.integration
+def test_persistent_server_keeps_data_through_seal_unseal_and_restart(persistent: Server) -> None:
+    server = persistent
     client = server.client()
     value = secrets.token_urlsafe(8)
     client.sys.enable_secrets_engine("kv", path="kv", options={"version": "2"})
@@ -213,11 +284,11 @@ def test_persistent_server_keeps_data_through_seal_unseal_and_restart(
 
 
 @pytest.mark.integration
-def test_a_restarted_persistent_server_stays_sealed_until_unsealed(openbao_persistent: OpenBaoServer) -> None:
-    openbao_persistent.restart(unseal=False)
-    assert openbao_persistent.client().sys.is_sealed()
-    openbao_persistent.unseal()
-    assert openbao_persistent.client().is_authenticated()
+def test_a_restarted_persistent_server_stays_sealed_until_unsealed(persistent: Server) -> None:
+    persistent.restart(unseal=False)
+    assert persistent.client().sys.is_sealed()
+    persistent.unseal()
+    assert persistent.client().is_authenticated()
 
 
 # -- detached (main job) ----------------------------------------------------------------------------

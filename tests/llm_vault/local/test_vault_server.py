@@ -20,7 +20,7 @@ import pytest
 
 from llm_vault import toolchain
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
-from llm_vault.local.server import OpenBaoServer, start_server
+from llm_vault.local.server import Server, start_server
 from llm_vault.local_job import vault_oss_layout
 from llm_vault.undeclared import find_undeclared
 from tests.e2e.harness import Deployment, change_counts, remember
@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
 
 @pytest.fixture(scope="module")
-def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
+def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not toolchain.vault_bin().exists():
         pytest.fail(
             f"HashiCorp Vault {toolchain.VAULT_VERSION} is part of the toolchain but {toolchain.vault_bin()} is "
@@ -44,7 +44,7 @@ def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
 
 @pytest.fixture(scope="module")
 def applied(
-    vault: OpenBaoServer, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
+    vault: Server, oidc_issuer: GitHubOidcIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     state = tmp_path_factory.mktemp("vault-state")
     deployment = Deployment(vault, oidc_issuer, state, extra_overrides={"dev": vault_oss_layout("dev")})
@@ -54,7 +54,7 @@ def applied(
     deployment.destroy_all()
 
 
-def test_the_server_is_hashicorp_vault_at_the_pinned_version(vault: OpenBaoServer) -> None:
+def test_the_server_is_hashicorp_vault_at_the_pinned_version(vault: Server) -> None:
     health = vault.client().sys.read_health_status(method="GET")
     assert health["version"].startswith(toolchain.VAULT_VERSION), health["version"]
     assert vault.client().sys.read_health_status(method="GET")["initialized"] is True

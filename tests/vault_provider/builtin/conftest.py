@@ -24,7 +24,7 @@ import pytest
 from pulumi import automation as auto
 
 from llm_vault import automation
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 
 
 def vault_config(address: str, token: str, **extra: tuple[Any, bool]) -> dict[str, tuple[Any, bool]]:
@@ -143,7 +143,7 @@ def state_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_stack(state_dir: Path, openbao: OpenBaoServer) -> Iterator[Callable[..., auto.Stack]]:
+def make_stack(state_dir: Path, openbao: Server) -> Iterator[Callable[..., auto.Stack]]:
     """``make_stack(name, program, config=..., env=..., source_root=...)``: an engine stack (see
     :func:`target_for`) destroyed after the test."""
     stacks: list[auto.Stack] = []
@@ -160,7 +160,7 @@ def make_stack(state_dir: Path, openbao: OpenBaoServer) -> Iterator[Callable[...
 
 
 @pytest.fixture
-def namespaces(openbao: OpenBaoServer) -> Iterator[Callable[[str], str]]:
+def namespaces(openbao: Server) -> Iterator[Callable[[str], str]]:
     """``namespaces("b")`` -> a fresh root-level namespace name, deleted (if it exists) after the test."""
     names: list[str] = []
 
@@ -264,7 +264,7 @@ class FlakyProxy:
 
 
 @pytest.fixture
-def flaky_proxy(openbao: OpenBaoServer) -> Iterator[Callable[..., FlakyProxy]]:
+def flaky_proxy(openbao: Server) -> Iterator[Callable[..., FlakyProxy]]:
     proxies: list[FlakyProxy] = []
 
     def make(**kwargs: Any) -> FlakyProxy:

@@ -14,7 +14,7 @@ import pulumi
 import pytest
 from pulumi import automation as auto
 
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from vault_provider import args as a
 from vault_provider.builtin.backend import BuiltinBackend
 
@@ -46,7 +46,7 @@ def _program(ns: str) -> Callable[[], None]:
     return program
 
 
-def _hand_made(server: OpenBaoServer, ns: str, secret_value: str) -> None:
+def _hand_made(server: Server, ns: str, secret_value: str) -> None:
     """What an operator made by hand before this stack existed."""
     server.client().sys.create_namespace(ns)
     client = server.client(namespace=ns)
@@ -59,12 +59,12 @@ def _hand_made(server: OpenBaoServer, ns: str, secret_value: str) -> None:
         client.sys.create_or_update_acl_policy(name, HAND_WRITTEN_POLICY)
 
 
-def _policy(server: OpenBaoServer, ns: str, name: str) -> str:
+def _policy(server: Server, ns: str, name: str) -> str:
     return str(server.client(namespace=ns).sys.read_acl_policy(name)["data"]["policy"])
 
 
 def test_listed_objects_are_adopted_in_place_and_unlisted_ones_refused(
-    openbao: OpenBaoServer, namespaces: Callable[[str], str], make_stack: Callable[..., auto.Stack]
+    openbao: Server, namespaces: Callable[[str], str], make_stack: Callable[..., auto.Stack]
 ) -> None:
     ns = namespaces("adopt")
     secret_value = "not-a-real-key-" + ns  # test data: what the adopted mount must keep
@@ -112,7 +112,7 @@ def test_listed_objects_are_adopted_in_place_and_unlisted_ones_refused(
 
 
 def test_a_mount_of_another_type_is_not_adopted(
-    openbao: OpenBaoServer, namespaces: Callable[[str], str], make_stack: Callable[..., auto.Stack]
+    openbao: Server, namespaces: Callable[[str], str], make_stack: Callable[..., auto.Stack]
 ) -> None:
     ns = namespaces("adopt-type")
     openbao.client().sys.create_namespace(ns)

@@ -13,7 +13,7 @@ import pulumi
 import pytest
 from pulumi import automation as auto
 
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from llm_vault.toolchain import REPO_ROOT
 from vault_provider import args as a
 from vault_provider.builtin.backend import BuiltinBackend
@@ -30,7 +30,7 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 def test_environment_connection_root_namespace_and_a_checked_in_work_dir(
-    openbao: OpenBaoServer,
+    openbao: Server,
     namespaces: Callable[[str], str],
     make_stack: Callable[..., auto.Stack],
     tmp_path: Path,
@@ -76,7 +76,7 @@ def test_environment_connection_root_namespace_and_a_checked_in_work_dir(
 
 
 def test_a_changed_name_replaces_the_object_and_other_changes_update_in_place(
-    openbao: OpenBaoServer, namespaces: Callable[[str], str], make_stack: Callable[..., auto.Stack]
+    openbao: Server, namespaces: Callable[[str], str], make_stack: Callable[..., auto.Stack]
 ) -> None:
     ns = namespaces("replace")
     openbao.client().sys.create_namespace(ns)

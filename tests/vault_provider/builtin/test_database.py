@@ -26,7 +26,7 @@ from infra.config.databases import Grant, grant_policy
 from llm_vault import automation
 from llm_vault.automation import state_file
 from llm_vault.local.postgres import PostgresCluster
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from vault_provider import args as a
 from vault_provider.builtin.backend import BuiltinBackend
 from vault_secrets import SecretNotFound, VaultSecretManager
@@ -54,7 +54,7 @@ class Deployment:
     state_dir: Path
     client: hvac.Client
     pg: PostgresCluster
-    server: OpenBaoServer
+    server: Server
     mount: str
     db: str
     root_user: str
@@ -123,7 +123,7 @@ def program_for(objects: list[a.ObjectArgs]):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def deployment(
-    openbao_declared_audit: OpenBaoServer, postgres: PostgresCluster, tmp_path_factory: pytest.TempPathFactory
+    openbao_declared_audit: Server, postgres: PostgresCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     server = openbao_declared_audit
     suffix = secrets.token_hex(3)

@@ -8,7 +8,7 @@ import pulumi
 import pytest
 from pulumi import automation as auto
 
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from vault_provider import args as a
 from vault_provider.builtin.backend import BuiltinBackend
 
@@ -20,7 +20,7 @@ POLICY = 'path "openai-llm/data/*" { capabilities = ["read"] }\n'
 
 
 def test_a_token_without_rights_fails_with_403_naming_the_object(
-    openbao: OpenBaoServer, namespaces: Callable[[str], str], make_stack: Callable[..., auto.Stack]
+    openbao: Server, namespaces: Callable[[str], str], make_stack: Callable[..., auto.Stack]
 ) -> None:
     ns = namespaces("err403")
     openbao.client().sys.create_namespace(ns)
@@ -39,7 +39,7 @@ def test_a_token_without_rights_fails_with_403_naming_the_object(
 
 
 def test_a_request_the_server_rejects_fails_with_its_message(
-    openbao: OpenBaoServer, namespaces: Callable[[str], str], make_stack: Callable[..., auto.Stack]
+    openbao: Server, namespaces: Callable[[str], str], make_stack: Callable[..., auto.Stack]
 ) -> None:
     ns = namespaces("err400")
 
@@ -71,7 +71,7 @@ def test_a_token_role_ttl_the_server_would_ignore_is_refused_before_any_request(
 
 
 def test_transient_unavailability_is_retried(
-    openbao: OpenBaoServer,
+    openbao: Server,
     namespaces: Callable[[str], str],
     flaky_proxy: Callable[..., FlakyProxy],
     make_stack: Callable[..., auto.Stack],  # last: its teardown (destroy) runs first
@@ -91,7 +91,7 @@ def test_transient_unavailability_is_retried(
 
 
 def test_a_server_gone_mid_apply_fails_the_run_and_a_rerun_converges(
-    openbao: OpenBaoServer,
+    openbao: Server,
     namespaces: Callable[[str], str],
     flaky_proxy: Callable[..., FlakyProxy],
     make_stack: Callable[..., auto.Stack],  # last: its teardown (destroy) runs first

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from llm_vault import automation
-from llm_vault.local.server import OpenBaoServer
+from llm_vault.local.server import Server
 from vault_provider import args as a
 from vault_provider.builtin.backend import BuiltinBackend
 
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
 
 def test_an_apply_to_a_sealed_server_fails_naming_the_object_and_converges_after_unseal(
-    openbao_persistent: OpenBaoServer, tmp_path: Path
+    openbao_persistent: Server, tmp_path: Path
 ) -> None:
     server = openbao_persistent
 
