@@ -82,11 +82,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+_SERVER_OF: dict[str, str] = {}  # test node id -> the server it runs against
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "e2e_server" in callspec.params:
+        _SERVER_OF[item.nodeid] = callspec.params["e2e_server"]
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call" and report.passed:
-        for server in SERVERS:
-            if f"[{server}" in report.nodeid or f"-{server}-" in report.nodeid or f"-{server}]" in report.nodeid:
-                _RAN[server].add(report.nodeid)
+    if report.when == "call" and report.passed and report.nodeid in _SERVER_OF:
+        _RAN[_SERVER_OF[report.nodeid]].add(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

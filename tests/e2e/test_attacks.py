@@ -33,10 +33,7 @@ from vault_secrets.errors import VaultSecretsError
 from .harness import Deployment, Seeded, remember
 from .identities import COUNTS, claims_for, pipeline_caller, refused_login, sign
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.servers("openbao", reason="budget: the pipeline attacks run on OpenBao only"),
-]
+pytestmark = [pytest.mark.integration]
 
 
 @contextmanager
@@ -61,33 +58,36 @@ DEFAULT_POLICY_SPELLINGS = ["default", "DEFAULT", "Default", "default%20"]
 def test_apply_cannot_rewrite_the_default_policy_under_any_spelling(provisioned: Deployment, spelling: str) -> None:
     # Every token of the environment carries `default`: widening it would reach the model runner's.
     apply = pipeline_caller(provisioned, "dev", "llm-vault-apply")
-    with tried(f"apply writes sys/policies/acl/{spelling}"):
-        apply.denied("PUT", f"dev/sys/policies/acl/{spelling}", {"policy": 'path "*" { capabilities = ["read"] }'})
+    path = provisioned.stacks["dev"].from_root(f"sys/policies/acl/{spelling}")
+    with tried(f"apply writes {path}"):
+        apply.denied("PUT", path, {"policy": 'path "*" { capabilities = ["read"] }'})
 
 
+# {ns}: the environment's namespace as a path prefix from the root ("prod/"; "" in the Vault OSS
+# root layout, where {ci} and {token_role} carry the "prod-" instead); {namespace}: its name.
 APPLY_DENIALS = [
-    ("reads a secret value", "GET", "{ns}/{kv}/data/api-keys", None),
-    ("lists secret values' metadata delete", "DELETE", "{ns}/{kv}/metadata/api-keys", None),
-    ("mints a model-runner secret id", "POST", "{ns}/auth/{approle}/role/{runner}/secret-id", {}),
-    ("sets a custom secret id", "POST", "{ns}/auth/{approle}/role/{runner}/custom-secret-id", {"secret_id": "x"}),
-    ("reads the model runner's role id", "GET", "{ns}/auth/{approle}/role/{runner}/role-id", None),
-    ("deletes the namespace", "DELETE", "sys/namespaces/{ns}", None),
-    ("unmounts the kv store", "DELETE", "{ns}/sys/mounts/{kv}", None),
+    ("reads a secret value", "GET", "{ns}{kv}/data/api-keys", None),
+    ("lists secret values' metadata delete", "DELETE", "{ns}{kv}/metadata/api-keys", None),
+    ("mints a model-runner secret id", "POST", "{ns}auth/{approle}/role/{runner}/secret-id", {}),
+    ("sets a custom secret id", "POST", "{ns}auth/{approle}/role/{runner}/custom-secret-id", {"secret_id": "x"}),
+    ("reads the model runner's role id", "GET", "{ns}auth/{approle}/role/{runner}/role-id", None),
+    ("deletes the namespace", "DELETE", "sys/namespaces/{namespace}", None),
+    ("unmounts the kv store", "DELETE", "{ns}sys/mounts/{kv}", None),
     ("widens its own role", "POST", "auth/{pipeline}/role/llm-vault-apply", {"token_policies": ["root"]}),
     ("rewrites its own policy", "PUT", "sys/policies/acl/llm-vault-apply-{env}", {"policy": 'path "*" {}'}),
-    ("writes another environment's policy", "PUT", "staging/sys/policies/acl/x", {"policy": 'path "x" {}'}),
+    ("writes another environment's policy", "PUT", "{other_ns}sys/policies/acl/{other_ci}", {"policy": 'path "x" {}'}),
     (
         "enables a socket audit device elsewhere",
         "PUT",
         "sys/audit/exfil",
         {"type": "socket", "options": {"address": "127.0.0.1:9"}},
     ),
-    ("creates a token from the read-only token role", "POST", "{ns}/auth/token/create/openai-llm-readonly", {}),
-    ("mounts a new secrets engine", "POST", "{ns}/sys/mounts/exfil", {"type": "kv"}),
+    ("creates a token from the read-only token role", "POST", "{ns}auth/token/create/{token_role}", {}),
+    ("mounts a new secrets engine", "POST", "{ns}sys/mounts/exfil", {"type": "kv"}),
     (
         "adds a JWT role bound to itself",
         "POST",
-        "{ns}/auth/{jwt}/role/ci-backdoor",
+        "{ns}auth/{jwt}/role/ci-backdoor",
         {
             "role_type": "jwt",
             "bound_subject": "repo:acme-ai/llm-vault:environment:prod",
@@ -97,35 +97,48 @@ APPLY_DENIALS = [
     (
         "adds an AppRole role without secret id",
         "POST",
-        "{ns}/auth/{approle}/role/backdoor",
+        "{ns}auth/{approle}/role/backdoor",
         {"bind_secret_id": False, "token_policies": ["openai-llm-operator"]},
     ),
-    ("adds a policy to its namespace", "PUT", "{ns}/sys/policies/acl/backdoor", {"policy": 'path "*" {}'}),
+    ("adds a policy to its namespace", "PUT", "{ns}sys/policies/acl/backdoor", {"policy": 'path "*" {}'}),
+    ("adds a policy named like its own", "PUT", "{ns}sys/policies/acl/{ci}-2", {"policy": 'path "*" {}'}),
     (
         "adds a token role with a policy glob",
         "POST",
-        "{ns}/auth/token/roles/backdoor",
+        "{ns}auth/token/roles/backdoor",
         {"allowed_policies_glob": ["*"]},
     ),
     ("creates a root-namespace policy", "PUT", "sys/policies/acl/backdoor", {"policy": 'path "*" {}'}),
 ]
 
 
+def _names(deployment: Deployment) -> dict[str, str]:
+    """What the attack tables name, for prod (the target) and staging (another environment)."""
+    prod, staging = deployment.stacks["prod"], deployment.stacks["staging"]
+    s = prod.settings
+    assert s.pipeline is not None
+    return {
+        "ns": prod.from_root(""),
+        "namespace": s.namespace or "",
+        "kv": s.kv.path,
+        "jwt": s.github.path,
+        "approle": s.model_runner.path,
+        "runner": s.model_runner.role,
+        "pipeline": s.pipeline.path,
+        "env": s.environment,
+        "audit": s.audit.path,
+        "ci": prod.policy("openai-llm-ci"),
+        "token_role": s.short_lived_tokens.role,
+        "other_ns": staging.from_root(""),
+        "other_ci": staging.policy("openai-llm-ci"),
+    }
+
+
 @pytest.mark.parametrize(("what", "method", "path", "body"), APPLY_DENIALS, ids=[a[0] for a in APPLY_DENIALS])
 def test_the_apply_token_is_refused(
     provisioned: Deployment, seeded: Seeded, what: str, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
-    s = provisioned.stacks["prod"].settings
-    assert s.pipeline is not None
-    filled = path.format(
-        ns=s.namespace,
-        kv=s.kv.path,
-        jwt=s.github.path,
-        approle=s.model_runner.path,
-        runner=s.model_runner.role,
-        pipeline=s.pipeline.path,
-        env=s.environment,
-    )
+    filled = path.format(**_names(provisioned))
     apply = pipeline_caller(provisioned, "prod", "llm-vault-apply")
     with tried(f"apply token {what}"):
         apply.denied(method, filled, body)
@@ -144,9 +157,10 @@ def test_the_apply_token_cannot_make_the_model_runner_log_in_without_a_secret_id
 ) -> None:
     # The apply token manages the declared AppRole role (exact name) but may not mint secret-ids:
     # a role that needs none, or whose role-id it picks, would be a login as the model runner.
-    s = provisioned.stacks["prod"].settings
+    record = provisioned.stacks["prod"]
+    s = record.settings
     runner = s.model_runner
-    role = f"{s.namespace}/auth/{runner.path}/role/{runner.role}"
+    role = record.from_root(f"auth/{runner.path}/role/{runner.role}")
     before = provisioned.root(s.namespace).read(f"auth/{runner.path}/role/{runner.role}")["data"]
     apply = pipeline_caller(provisioned, "prod", "llm-vault-apply")
     with tried(f"apply token rewrites the model runner's AppRole role: {what}"):
@@ -162,17 +176,18 @@ def test_the_apply_token_cannot_make_the_model_runner_log_in_without_a_secret_id
 # a pull-request author: the preview token and the other pipeline roles
 
 PREVIEW_DENIALS = [
-    ("reads a secret value", "GET", "{ns}/{kv}/data/api-keys", None),
-    ("rewrites a policy", "PUT", "{ns}/sys/policies/acl/openai-llm-ci", {"policy": 'path "*" {}'}),
+    ("reads a secret value", "GET", "{ns}{kv}/data/api-keys", None),
+    ("rewrites a policy", "PUT", "{ns}sys/policies/acl/{ci}", {"policy": 'path "*" {}'}),
     (
         "tunes the kv mount to log values",
         "POST",
-        "{ns}/sys/mounts/{kv}/tune",
+        "{ns}sys/mounts/{kv}/tune",
         {"audit_non_hmac_response_keys": ["openai_key"]},
     ),
-    ("adds a JWT role", "POST", "{ns}/auth/{jwt}/role/ci-backdoor", {"role_type": "jwt"}),
-    ("changes kv config", "POST", "{ns}/{kv}/config", {"max_versions": 1}),
+    ("adds a JWT role", "POST", "{ns}auth/{jwt}/role/ci-backdoor", {"role_type": "jwt"}),
+    ("changes kv config", "POST", "{ns}{kv}/config", {"max_versions": 1}),
     ("disables the audit device", "DELETE", "sys/audit/{audit}", None),
+    ("reads another environment's policy", "GET", "{other_ns}sys/policies/acl/{other_ci}", None),
 ]
 
 
@@ -180,8 +195,7 @@ PREVIEW_DENIALS = [
 def test_the_preview_token_is_refused(
     provisioned: Deployment, seeded: Seeded, what: str, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
-    s = provisioned.stacks["prod"].settings
-    filled = path.format(ns=s.namespace, kv=s.kv.path, jwt=s.github.path, audit=s.audit.path)
+    filled = path.format(**_names(provisioned))
     preview = pipeline_caller(provisioned, "prod", "llm-vault-preview")
     with tried(f"preview token {what}"):
         preview.denied(method, filled, body)
@@ -371,8 +385,9 @@ def openbao_closed_port() -> str:
 def test_hvac_errors_from_the_server_are_403s_not_hidden(provisioned: Deployment) -> None:
     # Guard against a vacuous suite: a denial must be a 403 from the real server.
     apply = pipeline_caller(provisioned, "dev", "llm-vault-apply")
+    dev = provisioned.stacks["dev"]
     with pytest.raises(hvac.exceptions.Forbidden):
-        apply.request("GET", "dev/openai-llm/data/api-keys")
+        apply.request("GET", dev.from_root(f"{dev.settings.kv.path}/data/api-keys"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,10 +25,6 @@ from .identities import COUNTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
-# The e2e budget (10 minutes on 2 cores for the whole suite) has no room for these engine runs
-# twice; Vault's second up, state and destroy are checked here and in the provisioned teardown.
-OPENBAO_ONLY = pytest.mark.servers("openbao", reason="budget: drift previews and ups run on OpenBao only")
-
 
 def test_a_second_up_reports_no_changes(provisioned: Deployment) -> None:
     for stack in STACKS:
@@ -130,7 +126,6 @@ DRIFTS = [
 ]
 
 
-@OPENBAO_ONLY
 @pytest.mark.parametrize("drift", DRIFTS, ids=lambda d: d.id)
 def test_out_of_band_change_is_shown_by_preview_and_repaired_by_up(provisioned: Deployment, drift: Drift) -> None:
     drift.change(provisioned, provisioned.stacks[drift.stack])
@@ -149,7 +144,6 @@ def test_out_of_band_change_is_shown_by_preview_and_repaired_by_up(provisioned: 
     COUNTS["drift kinds detected and repaired"] += 1
 
 
-@OPENBAO_ONLY
 def test_no_drift_is_left_after_the_repairs(provisioned: Deployment) -> None:
     for stack in {d.stack for d in DRIFTS}:
         preview = provisioned.preview(stack)
@@ -207,7 +201,6 @@ def own_stack(provisioned: Deployment, tmp_path_factory: pytest.TempPathFactory)
                 os.environ[key] = value
 
 
-@OPENBAO_ONLY
 def test_a_refused_destroy_keeps_the_secrets_of_a_protected_stack(own_stack: Deployment) -> None:
     """Without unprotecting, destroying a protected stack is refused where it matters: the
     namespace, the kv mount and the secrets in it survive. (The engine still deletes every
@@ -227,7 +220,6 @@ def test_a_refused_destroy_keeps_the_secrets_of_a_protected_stack(own_stack: Dep
         own_stack.up("prod")  # whole again, whatever runs next
 
 
-@OPENBAO_ONLY
 def test_destroy_leaves_none_of_our_objects(own_stack: Deployment) -> None:
     """Destroys its own protected stack, unprotected on purpose first; the shared stacks stay."""
     own_stack.destroy_all()

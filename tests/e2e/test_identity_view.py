@@ -22,10 +22,7 @@ from llm_vault.stackfiles import STACKS, stack_config
 from .harness import Deployment, Seeded, remember
 from .identities import COUNTS, Caller, claims_for, jwt_login, model_runner_caller, sign
 
-pytestmark = [
-    pytest.mark.integration, pytest.mark.engine,
-    pytest.mark.servers("openbao", reason="budget: the identity view is checked on OpenBao only"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
 
 def _declared_ways() -> list[Any]:
@@ -34,8 +31,9 @@ def _declared_ways() -> list[Any]:
 
     params = []
     for settings in checked_in_settings():
-        params += [pytest.param(settings.environment, way.name, id=f"{way.environment}:{way.kind}:{way.name}")
-                   for way in ways_in(settings)]
+        # By position: on Vault OSS the same way in has its root-layout mount path (jwt-dev/...).
+        params += [pytest.param(settings.environment, i, id=f"{way.environment}:{way.kind}:{way.name}")
+                   for i, way in enumerate(ways_in(settings))]
     return params
 
 
@@ -65,11 +63,11 @@ def _token(deployment: Deployment, way: WayIn) -> str:
     return remember("client token", created["auth"]["client_token"])
 
 
-@pytest.mark.parametrize(("stack", "name"), _declared_ways())
+@pytest.mark.parametrize(("stack", "index"), _declared_ways())
 def test_a_real_token_of_each_way_in_has_exactly_the_derived_reach(
-    provisioned: Deployment, seeded: Seeded, view: IdentityView, stack: str, name: str
+    provisioned: Deployment, seeded: Seeded, view: IdentityView, stack: str, index: int
 ) -> None:
-    way = next(w for w in view.ways if w.environment == stack and w.name == name)
+    way = [w for w in view.ways if w.environment == stack][index]
     caller = Caller(provisioned.server, _token(provisioned, way), way.namespace, way.label)
     try:
         for secret in view.secrets:
@@ -100,12 +98,18 @@ def test_a_real_token_of_each_way_in_has_exactly_the_derived_reach(
             caller.client.auth.token.revoke_self()
 
 
-def test_the_checked_in_view_is_the_one_the_applied_stacks_give(view: IdentityView) -> None:
+def test_the_checked_in_view_is_the_one_the_applied_stacks_give(provisioned: Deployment, view: IdentityView) -> None:
     """The test above checks the applied stacks; the report renders the checked-in ones. They are
-    the same declarations (the harness changes only server addresses), so their cells agree."""
-    from llm_vault.access_matrix import checked_in_settings
+    the same declarations (the harness changes only server addresses and, on Vault OSS, applies the
+    root layout: ``llm_vault.local_job.vault_oss_layout``), so their cells agree."""
+    from infra.config import load_settings
+    from llm_vault.automation import deep_merge
 
-    checked_in = identity_view(checked_in_settings())
+    declared = []
+    for stack in STACKS:
+        config = deep_merge(stack_config(stack), provisioned.extra_overrides.get(stack, {}))
+        declared.append(load_settings({k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("llm-vault:")}))
+    checked_in = identity_view(declared)
     assert {(w.label, s.environment, s.name): r.capabilities for (w, s), r in checked_in.reach.items()} == {
         (w.label, s.environment, s.name): r.capabilities for (w, s), r in view.reach.items()
     }

@@ -17,10 +17,7 @@ from llm_vault.preview_report import collect_preview
 from .harness import Deployment, Seeded, change_counts
 from .identities import pipeline_caller
 
-pytestmark = [
-    pytest.mark.integration, pytest.mark.engine,
-    pytest.mark.servers("openbao", reason="budget: engine runs with pipeline tokens run on OpenBao only"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
 
 def _as(deployment: Deployment, stack: str, role: str) -> automation.StackTarget:
@@ -54,23 +51,27 @@ def test_the_apply_token_repairs_drift_in_its_environment(provisioned: Deploymen
 
 def test_the_apply_token_reads_no_secret_and_mints_no_runner_identity(provisioned: Deployment, seeded: Seeded) -> None:
     apply = pipeline_caller(provisioned, "prod", "llm-vault-apply")
-    settings = provisioned.stacks["prod"].settings
-    ns, kv, approle = settings.namespace, settings.kv.path, settings.model_runner.path
-    apply.denied("GET", f"{ns}/{kv}/data/api-keys")
-    apply.denied("POST", f"{ns}/auth/{approle}/role/{settings.model_runner.role}/secret-id")
-    apply.denied("DELETE", f"sys/namespaces/{ns}")
-    apply.denied("DELETE", f"{ns}/sys/mounts/{kv}")
+    prod, staging = provisioned.stacks["prod"], provisioned.stacks["staging"]
+    settings = prod.settings
+    assert settings.pipeline is not None
+    kv, approle = settings.kv.path, settings.model_runner.path
+    apply.denied("GET", prod.from_root(f"{kv}/data/api-keys"))
+    apply.denied("POST", prod.from_root(f"auth/{approle}/role/{settings.model_runner.role}/secret-id"))
+    apply.denied("DELETE", f"sys/namespaces/{settings.namespace or ''}")
+    apply.denied("DELETE", prod.from_root(f"sys/mounts/{kv}"))
     # Not its own trust: CI cannot widen what CI may do.
     apply.denied("POST", f"auth/{settings.pipeline.path}/role/llm-vault-apply", {"token_policies": ["root"]})
     # Not another environment's objects.
-    apply.denied("POST", "staging/sys/policies/acl/x", {"policy": 'path "x" { capabilities = ["read"] }'})
+    policy = staging.from_root(f"sys/policies/acl/{staging.policy('openai-llm-ci')}")
+    apply.denied("POST", policy, {"policy": 'path "x" { capabilities = ["read"] }'})
 
 
 def test_the_preview_token_changes_nothing(provisioned: Deployment) -> None:
     preview = pipeline_caller(provisioned, "prod", "llm-vault-preview")
-    settings = provisioned.stacks["prod"].settings
-    ns = settings.namespace
-    preview.denied("POST", f"{ns}/sys/policies/acl/openai-llm-ci", {"policy": 'path "x" { capabilities = ["read"] }'})
-    preview.denied("POST", f"{ns}/auth/{settings.github.path}/role/github-actions", {"token_ttl": 3600})
-    preview.denied("POST", f"{ns}/{settings.kv.path}/config", {"max_versions": 1})
-    preview.denied("GET", f"{ns}/{settings.kv.path}/data/api-keys")
+    prod = provisioned.stacks["prod"]
+    settings = prod.settings
+    policy = prod.from_root(f"sys/policies/acl/{prod.policy('openai-llm-ci')}")
+    preview.denied("POST", policy, {"policy": 'path "x" { capabilities = ["read"] }'})
+    preview.denied("POST", prod.from_root(f"auth/{settings.github.path}/role/github-actions"), {"token_ttl": 3600})
+    preview.denied("POST", prod.from_root(f"{settings.kv.path}/config"), {"max_versions": 1})
+    preview.denied("GET", prod.from_root(f"{settings.kv.path}/data/api-keys"))

@@ -6,14 +6,17 @@ import pytest
 
 from .harness import Deployment, Seeded
 
-pytestmark = [
-    pytest.mark.integration, pytest.mark.engine,
-    pytest.mark.servers("openbao", reason="budget: protection previews (engine runs) run on OpenBao only"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.engine]
+
+
+def _renamed(deployment: Deployment, stack: str) -> dict[str, object]:
+    """Another kv mount path for ``stack`` ("openai-llm-v2"; root layout: "openai-llm-v2-prod")."""
+    path = deployment.stacks[stack].settings.kv.path
+    return {"llm-vault:kv": {"path": path.replace("openai-llm", "openai-llm-v2", 1)}}
 
 
 def test_renaming_the_kv_mount_of_prod_fails_preview_and_says_why(provisioned: Deployment, seeded: Seeded) -> None:
-    preview = provisioned.preview("prod", {"llm-vault:kv": {"path": "openai-llm-v2"}})
+    preview = provisioned.preview("prod", _renamed(provisioned, "prod"))
     assert preview.errors, "a replacement of the protected kv mount was previewed as if it could happen"
     assert any("protect" in e for e in preview.errors), preview.errors
     # Nothing was touched: the secrets are where they were.
@@ -27,7 +30,7 @@ def test_renaming_the_kv_mount_of_prod_fails_preview_and_says_why(provisioned: D
 def test_the_same_rename_in_dev_is_shown_as_a_flagged_replacement(provisioned: Deployment, seeded: Seeded) -> None:
     from llm_vault.preview_report import render_markdown
 
-    preview = provisioned.preview("dev", {"llm-vault:kv": {"path": "openai-llm-v2"}})
+    preview = provisioned.preview("dev", _renamed(provisioned, "dev"))
     assert preview.errors == []
     flagged = {c.name for c in preview.flagged}
     assert "secrets-mount" in flagged
