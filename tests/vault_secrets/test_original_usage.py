@@ -59,7 +59,10 @@ def as_identity(request: pytest.FixtureRequest, provisioned: Provisioned, clean_
     expected = {"ci": "openai-llm-ci", "model-runner": "model-runner", "operator": "openai-llm-operator"}
     assert expected[request.param] in policies  # the login gave the identity it claims
     clean_env.setenv("VAULT_ADDR", provisioned.server.address)
-    clean_env.setenv("VAULT_NAMESPACE", provisioned.namespace)
+    if provisioned.namespace:
+        clean_env.setenv("VAULT_NAMESPACE", provisioned.namespace)
+    else:  # Vault OSS: the root namespace, as its users run the examples (no VAULT_NAMESPACE at all)
+        clean_env.delenv("VAULT_NAMESPACE", raising=False)
     clean_env.setenv("VAULT_TOKEN", token)
     for name in ("HF_TOKEN", "HUGGINGFACE_TOKEN"):
         clean_env.delenv(name, raising=False)
