@@ -206,6 +206,8 @@ class EngineRun:
     notes: list[str] = field(default_factory=list)
     resources: int = 0
     state_bytes: int = 0
+    # bytes of one JWT role's state record, by field (the record size lever: what each checkpoint rewrites)
+    record: dict[str, float] = field(default_factory=dict)
 
 
 def bench_engine(
@@ -230,6 +232,7 @@ def bench_engine(
         result = step("cold up", lambda: deployment.up(STACK))
         run.resources = sum((result.summary.resource_changes or {}).values())
         run.state_bytes = checkpoint_size(state_dir)
+        run.record = record_breakdown(deployment.stacks[STACK].stack)
         preview = step("no-op preview --refresh", lambda: deployment.preview(STACK))
         if preview.has_changes or preview.errors:
             run.notes.append(f"no-op preview was not empty: {dict(preview.counts)} {preview.errors[:1]}")
@@ -257,6 +260,25 @@ def bench_engine(
             print(f"    (cleanup after a failure failed too: {cleanup})")
         raise
     return run
+
+
+ROLE_TYPE = "pulumi-python:dynamic/vault:JwtAuthRole"
+
+
+def record_breakdown(stack: Any) -> dict[str, float]:
+    """Average bytes (compact JSON, as the file backend writes) of a JWT role's state record, by
+    field; "total" is the whole record. Read through the engine (``stack export``), outside the
+    timed steps, so that a compressed checkpoint reads the same."""
+    resources = (stack.export_stack().deployment or {}).get("resources") or []
+    roles = [r for r in resources if r.get("type") == ROLE_TYPE]
+    if not roles:
+        return {}
+    sizes: dict[str, float] = {}
+    for r in roles:
+        for key, value in r.items():
+            sizes[key] = sizes.get(key, 0) + len(json.dumps(value, separators=(",", ":")))
+        sizes["total"] = sizes.get("total", 0) + len(json.dumps(r, separators=(",", ":")))
+    return {k: v / len(roles) for k, v in sizes.items()}
 
 
 def checkpoint_size(state_dir: Path) -> int:
@@ -423,6 +445,14 @@ def print_table(results: dict[int, EngineRun], baselines: dict[int, dict[str, fl
         print(f"  {label:<40}" + "".join(f"{c:>20}" for c in cells))
     print(f"  {'engine resources (cold up)':<40}" + "".join(f"{results[n].resources:>20}" for n in ns))
     print(f"  {'state file after cold up':<40}" + "".join(f"{_mb(results[n].state_bytes):>20}" for n in ns))
+    biggest = max(ns, key=lambda n: len(results[n].record))
+    fields = sorted(results[biggest].record, key=lambda k: -results[biggest].record[k])
+    if fields:
+        print(f"  {'one JWT role state record, bytes':<40}" + "".join(
+            f"{results[n].record.get('total', 0):>20,.0f}" for n in ns))
+        for key in fields:
+            if key != "total" and results[biggest].record[key] >= 40:
+                print(f"  {'  ' + key:<40}" + "".join(f"{results[n].record.get(key, 0):>20,.0f}" for n in ns))
     print(f"  {'peak RSS, engine + host + program':<40}" + "".join(f"{_mb(results[n].memory.total):>20}" for n in ns))
     for kind in ("engine", "provider host", "program (this process)"):
         print(f"  {'  ' + kind:<40}" + "".join(f"{_mb(results[n].memory.peaks.get(kind, 0)):>20}" for n in ns))

@@ -54,8 +54,8 @@ _CONFIG_KEYS = {
 
 # Stack config as received by configure(): module state of the provider host, never pickled.
 _stack_config: dict[str, Any] = {}
-# One pooled session per TLS verification setting (in practice: one per process).
-_sessions: dict[bool | str, requests.Session] = {}
+# One pooled session per (address, TLS verification setting) (in practice: one per process).
+_sessions: dict[tuple[str, bool | str], requests.Session] = {}
 _session_lock = threading.Lock()
 
 T = TypeVar("T")
@@ -149,15 +149,26 @@ class Where:
         return f"vault {self.kind} {self.name!r}{ns}"
 
 
-def _get_session(verify: bool | str) -> requests.Session:
+def _get_session(address: str, verify: bool | str) -> requests.Session:
     # hvac lets a given session's `verify` override the one passed to it when it is truthy
     # (hvac#991), so the setting lives on the session itself.
     with _session_lock:
-        if verify not in _sessions:
+        key = (address, verify)
+        if key not in _sessions:
             # Refuses redirects to another host or scheme: requests would re-send X-Vault-Token.
             session = guarded_session(verify)
-            _sessions[verify] = session
-        return _sessions[verify]
+            # requests reads proxies, the CA bundle (REQUESTS_CA_BUNDLE) and ~/.netrc from the
+            # environment again on every request (a scan of os.environ and several stat calls:
+            # a third of the host's own time per read in `bench_program.py --profile`). The
+            # environment does not change while the host runs, so it is resolved once, for the
+            # one address this session talks to. A ~/.netrc login is no longer sent: Vault
+            # authenticates by the X-Vault-Token header, never by basic auth.
+            resolved = session.merge_environment_settings(address, {}, None, verify, None)
+            session.proxies = resolved["proxies"]
+            session.verify = resolved["verify"]
+            session.trust_env = False
+            _sessions[key] = session
+        return _sessions[key]
 
 
 _STATUS = {
@@ -229,14 +240,28 @@ class Api:
             verify = str(_setting("ca_cert"))
         self.where = where
         self.namespace = join_namespace(root_namespace(), namespace)
+        # GET answers kept while `reads_once` is active (None: every read asks the server).
+        self._answers: dict[str, Any] | None = None
+        url = address.rstrip("/")
         self._client = hvac.Client(
-            url=address.rstrip("/"),
+            url=url,
             token=token,
             namespace=self.namespace,
             verify=verify,
             timeout=REQUEST_TIMEOUT_SECONDS,
-            session=_get_session(verify),
+            session=_get_session(url, verify),
         )
+
+    @contextmanager
+    def reads_once(self) -> Iterator[None]:
+        """Within this block each path is read from the server once: a refresh asks for the
+        declared fields and the pinned settings of the same path, and one GET answers both.
+        Only for a read of the current object; a write or delete forgets what was read."""
+        self._answers = {}
+        try:
+            yield
+        finally:
+            self._answers = None
 
     def _call(self, method: str, path: str, fn: Callable[[], T]) -> T:
         for delay in (*RETRY_DELAYS_SECONDS, None):
@@ -273,7 +298,12 @@ class Api:
         with one of ``missing`` (``sys/mounts/:path`` answers a missing mount with a 400).
         """
         try:
-            response = self._call("GET", path, lambda: self._client.adapter.get(f"/v1/{path}"))
+            if self._answers is not None and path in self._answers:
+                response = self._answers[path]
+            else:
+                response = self._call("GET", path, lambda: self._client.adapter.get(f"/v1/{path}"))
+                if self._answers is not None:
+                    self._answers[path] = response
         except VaultObjectError as exc:
             if isinstance(exc.cause, hvac.exceptions.InvalidPath):
                 return None
@@ -287,11 +317,15 @@ class Api:
         return data if isinstance(data, dict) else response
 
     def write(self, path: str, data: Mapping[str, Any], method: str = "POST") -> Any:
+        if self._answers is not None:
+            self._answers.clear()
         send = self._client.adapter.put if method == "PUT" else self._client.adapter.post
         return self._call(method, path, lambda: send(f"/v1/{path}", json=dict(data)))
 
     def delete(self, path: str) -> None:
         """DELETE; a 404 (already gone, or its mount or namespace gone) counts as done."""
+        if self._answers is not None:
+            self._answers.clear()
         try:
             self._call("DELETE", path, lambda: self._client.adapter.delete(f"/v1/{path}"))
         except VaultObjectError as exc:

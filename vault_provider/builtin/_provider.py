@@ -316,12 +316,13 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
     def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
         args = self.record(props)
         api = self.api(args)
-        live = self.fetch(api, args)
-        if live is None:
-            # Gone: an empty id drops it from the state and the next up creates it again.
-            return dyn.ReadResult(None, {})
+        with api.reads_once():
+            live = self.fetch(api, args)
+            if live is None:
+                # Gone: an empty id drops it from the state and the next up creates it again.
+                return dyn.ReadResult(None, {})
+            undeclared = self.undeclared(api, args)
         outs = self.outs(self.merged(args, live))
-        undeclared = self.undeclared(api, args)
         if undeclared:
             outs[UNDECLARED_KEY] = undeclared
         return dyn.ReadResult(id_, outs)

@@ -242,7 +242,13 @@ def test_go_multierror_text_reads_as_one_line() -> None:
         ({"vault:caCertFile": "/etc/llm-vault/ca.pem"}, "/etc/llm-vault/ca.pem"),
     ],
 )
-def test_tls_settings_come_from_the_official_providers_keys(config: dict[str, str], verify: Any) -> None:
+def test_tls_settings_come_from_the_official_providers_keys(
+    config: dict[str, str], verify: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without these, verification uses requests' own CA bundle (with them: test_client_costs).
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setattr(_client, "_sessions", {})  # sessions keep the environment they were made in
     _client.configure({"vault:address": "https://127.0.0.1:8200", "vault:token": "unused", **config})
     api = _client.Api(_client.Where("Policy", "ci", None), None)
     assert api._client.adapter._kwargs["verify"] == verify
