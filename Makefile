@@ -25,7 +25,7 @@ test-unit: bootstrap  ## the fast loop: no server, no engine
 
 lint: bootstrap
 	@.venv/bin/ruff check .
-	@.venv/bin/mypy infra llm_vault vault_secrets
+	@.venv/bin/mypy infra llm_vault vault_provider vault_secrets
 
 preview: bootstrap  ## refresh, then preview STACK against VAULT_ADDR/VAULT_TOKEN
 	@$(CLI) preview --stack $(STACK)
