@@ -263,10 +263,11 @@ def open_stack(
     if program is None:
         from infra.program import main
 
-        # The program declares from the settings validated before the engine started; it does
-        # not parse the engine's copy of the config a second time.
-        settings = target.settings()
-        program = lambda: main(settings)  # noqa: E731
+        # The program declares from the settings the run validated before the engine started
+        # (the CLI's preflight; ``settings()`` keeps them): it does not parse the engine's copy of
+        # the config a second time. Asked for inside the program, so that a caller that skipped
+        # the preflight still gets a config error the way the engine reports a program's errors.
+        program = lambda: main(target.settings())  # noqa: E731
 
     folder = engine.file_backend_dir(target.backend_url)
     if folder is not None:
