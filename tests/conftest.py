@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Generator, Iterator
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from llm_vault import toolchain
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.postgres import PostgresCluster
 from llm_vault.local.server import PRODUCTS, Server, ServerStartError, choose_runtime, start_server
+from tests import session_report
 from tests.scope import SERVER_IDS, Scope
 
 LOG_LINES_IN_REPORT = 200
@@ -52,6 +54,7 @@ VAULT_SUBSET = (
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    session_report.write_summary(terminalreporter)
     ran: dict[str, set[str]] = {product: set() for product in PRODUCTS}
     for reports in terminalreporter.stats.values():
         for report in reports:
@@ -169,3 +172,44 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresClust
         pytest.fail(f"could not start a PostgreSQL cluster: {exc}", pytrace=False)
     yield cluster
     cluster.stop()
+
+
+# ``make test`` runs two pytest-xdist workers with ``--dist loadgroup``. A module is one group, so
+# its module-scoped servers start once; the end-to-end suite is one group because its modules
+# share the applied stacks of a session. The longest groups go first, so that the two workers
+# start on the two long poles and the short modules fill in around them; the order inside a
+# group is unchanged, and modules run in any order anyway.
+LONG_FIRST = (
+    "tests/llm_vault/test_crash_recovery.py",
+    "tests/e2e",
+    "tests/llm_vault/test_state_backend_postgres.py",
+    "tests/llm_vault/test_server_faults.py",
+)
+
+
+def _group(rel: str) -> str:
+    return "tests/e2e" if rel.startswith("tests/e2e/") else rel
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        group = _group(item.path.relative_to(config.rootpath).as_posix())
+        return LONG_FIRST.index(group) if group in LONG_FIRST else len(LONG_FIRST)
+
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item.path.relative_to(config.rootpath).as_posix())))
+    items.sort(key=rank)  # stable: the order inside a module stays
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a worker: hand the shared report objects (tests/session_report.py) to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[session_report.WORKER_OUTPUT_KEY] = session_report.dump()
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """In the controller: merge what a worker's tests reported, for the terminal summaries."""
+    text = getattr(node, "workeroutput", {}).get(session_report.WORKER_OUTPUT_KEY)
+    if text:
+        session_report.merge(text)

@@ -5,7 +5,7 @@ OpenBao gets a namespace per environment, as the checked-in stack files say; Has
 which has no namespaces, gets the same three stacks in the root layout
 (``llm_vault.local_job.vault_oss_layout``: per-environment paths, ``<env>-`` names). A test or a
 module that runs on one server only says so with ``@pytest.mark.servers("openbao")`` and why; the
-session summary lists what ran where.
+session summary (tests/session_report.py) lists what ran where.
 
 Engine runs cost seconds, so the stacks are applied once per server and shared. Every module runs
 alone and in any order: a test that changes the server repairs it before it ends, a test that
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import Server, start_server
 from llm_vault.local_job import vault_oss_layout
 from llm_vault.stackfiles import STACKS
+from tests.session_report import shared_map, shared_sets
 
 from .harness import (
     SEEDED_SECRETS,
@@ -40,14 +40,16 @@ from .harness import (
     provision,
     remember,
 )
-from .identities import COUNTS
 
 SERVERS = ("openbao", "vault")
 # The engine and the provider host read these; an engine run exports VAULT_* into this process.
 _ENV_KEYS = ("VAULT_ADDR", "VAULT_TOKEN", "PULUMI_BACKEND_URL")
 # test node id -> server, for the summary of what ran where
-_RAN: dict[str, set[str]] = defaultdict(set)
-_ONLY: dict[str, str] = {}  # module or test -> why it runs on one server
+# (shared: filled in the pytest-xdist workers, printed by the controller)
+_RAN: dict[str, set[str]] = shared_sets("e2e ran")
+_ONLY: dict[str, str] = shared_map("e2e only")  # module or test -> why it runs on one server
+for _server in SERVERS:  # a server none of whose tests passed is printed with 0
+    _RAN.setdefault(_server, set())
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -93,29 +95,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" and report.passed and report.nodeid in _SERVER_OF:
-        _RAN[_SERVER_OF[report.nodeid]].add(report.nodeid)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _RAN or _ONLY:
-        terminalreporter.write_sep("-", "end-to-end servers")
-        for server in SERVERS:
-            terminalreporter.write_line(f"e2e on {server}: {len(_RAN.get(server, ()))} tests passed")
-        for where, why in sorted(_ONLY.items()):
-            terminalreporter.write_line(f"SUBSET: {where} runs on {why}")
-    if COUNTS:
-        terminalreporter.write_sep("-", "end-to-end counts")
-        for name, value in sorted(COUNTS.items()):
-            terminalreporter.write_line(f"{name}: {value}")
-    if COUNTS.get("tokens tried"):
-        terminalreporter.write_line(
-            f"logins: {COUNTS['tokens tried']} tried, {COUNTS.get('near misses refused', 0)} near misses, "
-            f"{COUNTS.get('near misses accepted', 0)} accepted"
-        )
-    if COUNTS.get("attacks tried"):
-        terminalreporter.write_line(
-            f"attacks: {COUNTS['attacks tried']} tried, {COUNTS.get('attacks succeeded', 0)} succeeded"
-        )
+        _RAN.setdefault(_SERVER_OF[report.nodeid], set()).add(report.nodeid)
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,12 @@ import jwt as pyjwt
 from infra.config import OidcBinding
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import Server
+from tests.session_report import shared_counter
 
 from .harness import Deployment, remember
 
-COUNTS: Counter[str] = Counter()  # "tokens tried", "tokens accepted", "denials checked", ...
+# "tokens tried", "tokens accepted", "denials checked", ... (summed over the pytest-xdist workers)
+COUNTS: Counter[str] = shared_counter("e2e counts")
 
 
 def claims_for(issuer: GitHubOidcIssuer, binding: OidcBinding, /, **overrides: Any) -> dict[str, Any]:

@@ -1,18 +1,11 @@
-"""Reports of the engine-level tests of ``llm_vault`` printed at the end of the session."""
+"""Reports of the engine-level tests of ``llm_vault``, printed at the end of the session
+(tests/session_report.py: whichever worker ran them)."""
 
 from __future__ import annotations
 
-import pytest
+from tests.session_report import shared_lines
 
 # Lines of the crash test (kill points and what each rerun did), for the closing summary.
-CRASH_REPORT: list[str] = []
+CRASH_REPORT: list[str] = shared_lines("crash recovery")
 # Lines of the state-backend tests (PostgreSQL), for the closing summary.
-BACKEND_REPORT: list[str] = []
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for title, lines in (("crash recovery", CRASH_REPORT), ("state backends", BACKEND_REPORT)):
-        if lines:
-            terminalreporter.write_sep("-", title)
-            for line in lines:
-                terminalreporter.write_line(line)
+BACKEND_REPORT: list[str] = shared_lines("state backends")
