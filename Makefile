@@ -49,7 +49,7 @@ matrix: bootstrap  ## render policies/expectations.yaml as an access matrix (mar
 bench: bootstrap  ## the program at N = 50, 500, 2000 bindings vs one bao process per object (prints figures; asserts nothing)
 	@$(PY) benchmarks/bench_program.py $(BENCH_ARGS)
 
-bench-synthetic: bootstrap  ## the engine alone: N role+policy pairs, no program (prints figures)
+bench-synthetic: bootstrap  ## the engine alone, by resource shape (role+policy, shared policy, one role set): figures and targets
 	@$(PY) benchmarks/bench_bindings.py $(BENCH_ARGS)
 
 bench-backend: bootstrap  ## the dev stack on the file backend and on PostgreSQL (prints figures; asserts nothing)

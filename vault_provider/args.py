@@ -111,6 +111,35 @@ class JwtAuthRoleArgs:
 
 
 @dataclass(frozen=True)
+class JwtAuthRoleSetArgs:
+    """Every JWT role of one auth backend as one engine resource (issue 17's set shape).
+
+    The same roles as one ``JwtAuthRoleArgs`` each, written to the same paths, with the same
+    per-role adoption keys (``jwt-role:<ns>:<backend>/<role>``), and errors that name the role.
+    What changes is the engine's side: one state record and one checkpoint for all of them,
+    whatever their number. pulumi_vault has no such resource: the official backend declares
+    one ``jwt.AuthBackendRole`` per role.
+    """
+
+    backend: str
+    roles: tuple[JwtAuthRoleArgs, ...]
+    namespace: str | None = None
+
+    def __post_init__(self) -> None:
+        names = [role.role_name for role in self.roles]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"JwtAuthRoleSetArgs({self.backend!r}): role names repeated: {duplicates}")
+        strays = [
+            role.role_name
+            for role in self.roles
+            if role.backend.strip("/") != self.backend.strip("/") or role.namespace != self.namespace
+        ]
+        if strays:
+            raise ValueError(f"JwtAuthRoleSetArgs({self.backend!r}): roles of another backend or namespace: {strays}")
+
+
+@dataclass(frozen=True)
 class PolicyArgs:
     """An ACL policy: PUT /v1/sys/policies/acl/:name."""
 
@@ -231,6 +260,7 @@ ObjectArgs = (
     | AuthBackendArgs
     | JwtAuthConfigArgs
     | JwtAuthRoleArgs
+    | JwtAuthRoleSetArgs
     | PolicyArgs
     | AuditArgs
     | TokenRoleArgs

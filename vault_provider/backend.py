@@ -21,7 +21,7 @@ class VaultBackend(Protocol):
 
     def declare(
         self, resource_name: str, args: ObjectArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> pulumi.CustomResource:
+    ) -> pulumi.Resource:
         """Declare one Vault object; returns the Pulumi resource (for depends_on/parent)."""
         ...
 

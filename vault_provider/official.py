@@ -17,7 +17,7 @@ import pulumi
 from vault_provider import args as a
 
 Opts = pulumi.ResourceOptions | None
-Resource = pulumi.CustomResource
+Resource = pulumi.Resource
 
 
 def _ttl(seconds: int) -> str | None:
@@ -29,7 +29,7 @@ class OfficialBackend:
 
     def declare(
         self, resource_name: str, args: a.ObjectArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> pulumi.CustomResource:
+    ) -> pulumi.Resource:
         import pulumi_vault as vault  # optional dependency: only stacks choosing this backend need it
 
         mapping = MAPPINGS.get(type(args))
@@ -134,8 +134,7 @@ def _jwt_auth_role(vault: Any, resource_name: str, args: a.JwtAuthRoleArgs, opts
         bound_audiences=list(args.bound_audiences),
         bound_subject=args.bound_subject or None,
         # terraform-provider-vault takes a claim's accepted values as one comma-separated string.
-        bound_claims={k: ",".join(v) if isinstance(v, list) else v for k, v in args.bound_claims.items()}
-        or None,
+        bound_claims={k: ",".join(v) if isinstance(v, list) else v for k, v in args.bound_claims.items()} or None,
         bound_claims_type=args.bound_claims_type,
         user_claim=args.user_claim,
         claim_mappings=dict(args.claim_mappings) or None,
@@ -279,6 +278,19 @@ def _database_connection(
     return connection
 
 
+def _jwt_auth_role_set(
+    vault: Any, resource_name: str, args: a.JwtAuthRoleSetArgs, opts: Opts, ns: str | None
+) -> Resource:
+    # pulumi-vault has no set: one AuthBackendRole per role, children of one component so that
+    # whatever depends on the set waits for all of them.
+    group = pulumi.ComponentResource("llm-vault:official:JwtAuthRoleSet", resource_name, None, opts)
+    child = pulumi.ResourceOptions(parent=group)
+    for role in args.roles:
+        _jwt_auth_role(vault, f"{resource_name}-{role.role_name}", role, child, ns)
+    group.register_outputs({})
+    return group
+
+
 # Every record type and the pulumi-vault resource it becomes (a test checks none is missing).
 MAPPINGS: dict[type, Callable[..., Resource]] = {
     a.NamespaceArgs: _namespace,
@@ -288,6 +300,7 @@ MAPPINGS: dict[type, Callable[..., Resource]] = {
     a.AuthBackendArgs: _auth_backend,
     a.JwtAuthConfigArgs: _jwt_auth_config,
     a.JwtAuthRoleArgs: _jwt_auth_role,
+    a.JwtAuthRoleSetArgs: _jwt_auth_role_set,
     a.PolicyArgs: _policy,
     a.AuditArgs: _audit,
     a.TokenRoleArgs: _token_role,

@@ -23,7 +23,7 @@ class VaultComponent(pulumi.ComponentResource):
 
     def _declare(
         self, name: str, args: ObjectArgs, *, protect: bool = False, depends_on: list[pulumi.Resource] | None = None
-    ) -> pulumi.CustomResource:
+    ) -> pulumi.Resource:
         # Named Vault objects are deleted before they are replaced: a create-before-delete
         # replace of a named object deletes what it just created (pulumi/pulumi#9881). Our own
         # providers also say so in every replacing diff; this option is what the official

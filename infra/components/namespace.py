@@ -28,7 +28,7 @@ class EnvironmentNamespace(VaultComponent):
     ):
         super().__init__("llmvault:vault:EnvironmentNamespace", name, backend, opts)
         self.path = path
-        self.resource: pulumi.CustomResource | None = None
+        self.resource: pulumi.Resource | None = None
         if path is not None:
             # Deleting a namespace deletes every secret in it: protected in staging and prod.
             self.resource = self._declare(name, NamespaceArgs(path=path), protect=protect)

@@ -14,7 +14,7 @@ from vault_provider.builtin.database import (
     DatabaseSecretBackendRole,
     DatabaseSecretBackendStaticRole,
 )
-from vault_provider.builtin.jwt import JwtAuthConfig, JwtAuthRole
+from vault_provider.builtin.jwt import JwtAuthConfig, JwtAuthRole, JwtAuthRoleSet
 from vault_provider.builtin.kv import KvMetadata, KvV2Config
 from vault_provider.builtin.mount import Mount
 from vault_provider.builtin.namespace import Namespace
@@ -29,6 +29,7 @@ RESOURCES: dict[type, type[VaultResource]] = {
     a.AuthBackendArgs: AuthBackend,
     a.JwtAuthConfigArgs: JwtAuthConfig,
     a.JwtAuthRoleArgs: JwtAuthRole,
+    a.JwtAuthRoleSetArgs: JwtAuthRoleSet,
     a.PolicyArgs: Policy,
     a.AuditArgs: Audit,
     a.TokenRoleArgs: TokenRole,
@@ -52,7 +53,7 @@ class BuiltinBackend:
 
     def declare(
         self, resource_name: str, args: a.ObjectArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> pulumi.CustomResource:
+    ) -> pulumi.Resource:
         resource = RESOURCES.get(type(args))
         if resource is None:
             raise TypeError(f"no builtin resource for {type(args).__name__}")

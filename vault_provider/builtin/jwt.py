@@ -6,11 +6,24 @@ https://openbao.org/api-docs/auth/jwt/
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from typing import Any, ClassVar
 
-from vault_provider.args import JwtAuthConfigArgs, JwtAuthRoleArgs
-from vault_provider.builtin._client import Api
-from vault_provider.builtin._provider import EndpointProvider, VaultResource
+import pulumi
+import pulumi.dynamic as dyn
+from pulumi.runtime import rpc
+
+from vault_provider.args import JwtAuthConfigArgs, JwtAuthRoleArgs, JwtAuthRoleSetArgs, as_props
+from vault_provider.builtin import _client
+from vault_provider.builtin._client import Api, VaultObjectError
+from vault_provider.builtin._provider import (
+    UNDECLARED_KEY,
+    EndpointProvider,
+    VaultProvider,
+    VaultResource,
+    _contains_unknown,
+)
 from vault_provider.builtin.cidr import canonical_cidrs
 
 
@@ -89,3 +102,199 @@ class JwtAuthRole(VaultResource, module="vault", name="JwtAuthRole"):
     """pulumi-vault: vault.jwt.AuthBackendRole."""
 
     provider_type = JwtAuthRoleProvider
+
+
+# The per-role fields a set's props hold: the role's record minus what the set itself names.
+_SET_OWNS = frozenset({"backend", "role_name", "namespace"})
+
+
+def role_set_props(args: JwtAuthRoleSetArgs) -> dict[str, Any]:
+    """A set as stored and diffed: its roles keyed by name, so that the engine's diff of two
+    states names the role that changed (``roles.ci-app.bound_subject``), not a list index."""
+    props: dict[str, Any] = {"backend": args.backend, "namespace": args.namespace}
+    props["roles"] = {
+        role.role_name: {k: v for k, v in as_props(role).items() if k not in _SET_OWNS} for role in args.roles
+    }
+    return props
+
+
+class JwtAuthRoleSetProvider(VaultProvider[JwtAuthRoleSetArgs]):
+    """All JWT roles of one backend in one engine resource; each role is handled exactly as
+    ``JwtAuthRoleProvider`` handles it (same body, pinned settings, read-back and adoption key).
+
+    The set's own rules, where one resource stands for many objects:
+
+    - create refuses every role that exists and is not listed under ``llm-vault:adopt``, naming
+      each, before it writes any;
+    - a create or update that fails halfway deletes the roles it had just created (absent before
+      it began), so that a failed run leaves nothing on the server that the state does not hold;
+      roles it changed are put back by the next up (refresh, then diff);
+    - a refresh drops the roles that are gone (the next up writes them again) and reports the
+      server's values of the others: drift is per role;
+    - crash recovery (``llm_vault.automation``) treats the set like any resource: its create was
+      recoverable only if none of its roles existed before it began.
+    """
+
+    args_type = JwtAuthRoleSetArgs
+    kind = "JwtAuthRoleSet"
+    adopt_kind = "jwt-role-set"
+    replace_on = frozenset({"backend", "namespace"})
+    role = JwtAuthRoleProvider()
+
+    def object_path(self, args: JwtAuthRoleSetArgs) -> str:
+        return f"{args.backend.strip('/')}/role/*"
+
+    def record(self, props: dict[str, Any]) -> JwtAuthRoleSetArgs:
+        backend, namespace = str(props["backend"]), props.get("namespace") or None
+        roles = tuple(
+            self.role.record({**fields, "backend": backend, "role_name": name, "namespace": namespace})
+            for name, fields in sorted(dict(props.get("roles") or {}).items())
+        )
+        return JwtAuthRoleSetArgs(backend=backend, roles=roles, namespace=namespace)
+
+    def outs(self, args: JwtAuthRoleSetArgs) -> dict[str, Any]:
+        return {k: v for k, v in role_set_props(args).items() if v is not None}
+
+    def fetch(self, api: Api, args: JwtAuthRoleSetArgs) -> dict[str, Any] | None:
+        """The declared roles that the server holds, by name; None when it holds none of them."""
+        found = {role.role_name: live for role in args.roles if (live := self.role.fetch(api, role)) is not None}
+        return found or None
+
+    def validate(self, args: JwtAuthRoleSetArgs) -> list[tuple[str, str]]:
+        return [
+            (f"roles.{role.role_name}.{name}", reason)
+            for role in args.roles
+            for name, reason in self.role.validate(role)
+        ]
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
+        if any(v == rpc.UNKNOWN or _contains_unknown(v) for v in news.values()):
+            return dyn.DiffResult(changes=True, replaces=[], delete_before_replace=None)
+        old, new = self.record(olds), self.record(news)
+        replaces = [f for f in sorted(self.replace_on) if getattr(old, f) != getattr(new, f)]
+        changed = bool(replaces) or bool(self._changes(olds, old, new))
+        return dyn.DiffResult(changes=changed, replaces=replaces, delete_before_replace=bool(replaces) or None)
+
+    def _changes(self, olds: dict[str, Any], old: JwtAuthRoleSetArgs, new: JwtAuthRoleSetArgs) -> list[str]:
+        """The names of the roles to create, update or delete to go from ``old`` to ``new``."""
+        before = {role.role_name: role for role in old.roles}
+        after = {role.role_name: role for role in new.roles}
+        drifted = {name for name, fields in dict(olds.get("roles") or {}).items() if fields.get(UNDECLARED_KEY)}
+        return sorted(
+            name
+            for name in before.keys() | after.keys()
+            if name not in before or name not in after or name in drifted or self._differs(before[name], after[name])
+        )
+
+    def _differs(self, one: JwtAuthRoleArgs, other: JwtAuthRoleArgs) -> bool:
+        return any(
+            self.role.canonical(f.name, getattr(one, f.name)) != self.role.canonical(f.name, getattr(other, f.name))
+            for f in dataclasses.fields(JwtAuthRoleArgs)
+        )
+
+    def create(self, props: dict[str, Any]) -> dyn.CreateResult:
+        args = self.record(props)
+        api = self.api(args)
+        self._apply(api, args, before={}, current=self._takeover(api, args, args.roles))
+        return dyn.CreateResult(id_=self.adoption_key(args), outs=self.outs(args))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
+        old, new = self.record(olds), self.record(news)
+        api = self.api(new)
+        before = {role.role_name: role for role in old.roles}
+        added = [role for role in new.roles if role.role_name not in before]
+        current = {**before, **self._takeover(api, new, tuple(added))}
+        self._apply(api, new, before=before, current=current, olds=olds)
+        return dyn.UpdateResult(outs=self.outs(new))
+
+    def _takeover(
+        self, api: Api, args: JwtAuthRoleSetArgs, roles: tuple[JwtAuthRoleArgs, ...]
+    ) -> dict[str, JwtAuthRoleArgs]:
+        """The roles about to be created that exist already: listed under ``llm-vault:adopt``
+        (then: their current form), or refused, all of them in one error, before any write."""
+        current: dict[str, JwtAuthRoleArgs] = {}
+        refused: list[str] = []
+        for role in roles:
+            live = self.role.fetch(api, role)
+            if live is None:
+                continue
+            key = self.role.adoption_key(role)
+            if not _client.is_adopted(key):
+                refused.append(key)
+                continue
+            current[role.role_name] = self.role.merged(role, live)
+            self.role.check_adoptable(role, current[role.role_name])
+        if refused:
+            raise VaultObjectError(
+                f"{self.where(args)}: {len(refused)} role(s) already exist and this stack did not create "
+                f"them: {', '.join(map(repr, refused))}. "
+                f"To take them over (they are then updated in place to the declared values), list them under "
+                f"the `{_client.ADOPT_KEY}` stack config key, or remove the existing roles"
+            )
+        return current
+
+    def _apply(
+        self,
+        api: Api,
+        args: JwtAuthRoleSetArgs,
+        *,
+        before: dict[str, JwtAuthRoleArgs],
+        current: dict[str, JwtAuthRoleArgs],
+        olds: dict[str, Any] | None = None,
+    ) -> None:
+        """Make the server hold ``args``'s roles (and none of ``before``'s others)."""
+        after = {role.role_name: role for role in args.roles}
+        todo = self._changes(olds or {}, JwtAuthRoleSetArgs(args.backend, tuple(before.values()), args.namespace), args)
+        created: list[JwtAuthRoleArgs] = []
+        try:
+            for name in todo:
+                if name not in after:
+                    self.role.remove(api, before[name])
+                    continue
+                role = after[name]
+                self.role.write(api, role, current.get(name))
+                if name not in current:
+                    created.append(role)
+        except VaultObjectError as exc:
+            for role in created:  # absent before this run: not left behind, out of the state
+                # The first error is the one to report; the next refresh finds what is left.
+                with contextlib.suppress(VaultObjectError):
+                    self.role.remove(api, role)
+            raise VaultObjectError(
+                f"{exc} (role {name!r}; the {len(created)} role(s) this run created were deleted again)", exc.cause
+            ) from None
+
+    def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
+        args = self.record(props)
+        api = self.api(args)
+        roles: list[JwtAuthRoleArgs] = []
+        undeclared: dict[str, dict[str, Any]] = {}
+        for role in args.roles:
+            with api.reads_once():
+                live = self.role.fetch(api, role)
+                if live is None:
+                    continue  # gone: dropped from the state, written again by the next up
+                roles.append(self.role.merged(role, live))
+                if found := self.role.undeclared(api, role):
+                    undeclared[role.role_name] = found
+        outs = self.outs(JwtAuthRoleSetArgs(args.backend, tuple(roles), args.namespace))
+        for name, found in undeclared.items():
+            outs["roles"][name][UNDECLARED_KEY] = found
+        return dyn.ReadResult(id_, outs)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        args = self.record(props)
+        api = self.api(args)
+        for role in args.roles:
+            self.role.remove(api, role)
+
+
+class JwtAuthRoleSet(VaultResource, module="vault", name="JwtAuthRoleSet"):
+    """All JWT roles of one backend (no pulumi-vault equivalent: see ``JwtAuthRoleSetArgs``)."""
+
+    provider_type = JwtAuthRoleSetProvider
+
+    def __init__(self, resource_name: str, args: Any, opts: pulumi.ResourceOptions | None = None) -> None:
+        if not isinstance(args, JwtAuthRoleSetArgs):
+            raise TypeError(f"JwtAuthRoleSet takes JwtAuthRoleSetArgs, not {type(args).__name__}")
+        dyn.Resource.__init__(self, self.provider_type(), resource_name, role_set_props(args), opts)

@@ -1,0 +1,41 @@
+"""The pulumi_vault side of the seam, under Pulumi mocks (its plugin cannot run here)."""
+
+from __future__ import annotations
+
+import pulumi
+
+from tests.infra.mock_program import RecordingMocks
+from vault_provider import args as a
+from vault_provider.official import OfficialBackend
+
+
+def role(name: str) -> a.JwtAuthRoleArgs:
+    return a.JwtAuthRoleArgs(
+        backend="jwt",
+        role_name=name,
+        bound_audiences=("https://vault.acme-ai.example/dev",),
+        user_claim="repository",
+        bound_subject=f"repo:acme-ai/{name}:ref:refs/heads/main",
+        token_policies=("openai-llm-ci",),
+        token_ttl=900,
+        namespace="dev",
+    )
+
+
+def test_a_role_set_becomes_one_official_role_per_role_under_one_component() -> None:
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="llm-vault", stack="dev", preview=False)
+
+    @pulumi.runtime.test
+    def program() -> None:
+        OfficialBackend().declare("ci-roles", a.JwtAuthRoleSetArgs("jwt", (role("app-a"), role("app-b")), "dev"))
+
+    program()
+
+    roles = [r for r in mocks.resources if r.type == "vault:jwt/authBackendRole:AuthBackendRole"]
+    assert sorted((r.name, r.inputs["roleName"], r.inputs["namespace"]) for r in roles) == [
+        ("ci-roles-app-a", "app-a", "dev"),
+        ("ci-roles-app-b", "app-b", "dev"),
+    ]
+    assert roles[0].inputs["boundSubject"] == "repo:acme-ai/app-a:ref:refs/heads/main"
+    assert [r.type for r in mocks.resources if r.type.startswith("llm-vault:")] == ["llm-vault:official:JwtAuthRoleSet"]
