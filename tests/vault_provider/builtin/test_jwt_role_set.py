@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import hvac.exceptions
 import pulumi
 import pytest
 from pulumi import automation as auto
 
+from llm_vault import automation
+from llm_vault.automation import state_file
 from llm_vault.local.server import Server
 from vault_provider import args as a
+from vault_provider.builtin._provider import RECOVERABLE_KEY
 from vault_provider.builtin.backend import BuiltinBackend
 from vault_provider.builtin.jwt import JwtAuthRoleProvider
 
-from .conftest import failing_up, preview_changes, up, vault_config
+from .conftest import failing_up, preview_changes, target_for, up, vault_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -190,3 +194,37 @@ def test_a_create_refused_halfway_deletes_the_roles_it_wrote_and_the_fixed_run_s
     up(stack)  # no role is refused as someone else's: none was left behind
 
     assert all(live_role(openbao, ns, name) is not None for name in ("app-a", "app-b", "app-c"))
+
+
+def test_a_set_whose_create_was_killed_halfway_is_recovered_and_completed_by_the_next_up(
+    openbao: Server, namespaces: Callable[[str], str], state_dir: Path
+) -> None:
+    ns = namespaces("set-crash")
+    openbao.client().sys.create_namespace(ns)
+    roles = [role(ns, "app-a"), role(ns, "app-b"), role(ns, "app-c")]
+    target = target_for("set-crash", state_dir=state_dir, config=vault_config(openbao.address, openbao.root_token))
+    stack = automation.open_stack(target, program_of(ns, roles))
+    up(stack)
+    # What a run killed inside the set's create leaves (app-a and app-b written, app-c not): the
+    # engine's pending create, with the inputs its check recorded, and no set in the state.
+    path = state_file(state_dir, "set-crash")
+    document = json.loads(path.read_text())
+    latest = document["checkpoint"]["latest"]
+    the_set = next(r for r in latest["resources"] if r["type"].endswith(":JwtAuthRoleSet"))
+    assert the_set["inputs"][RECOVERABLE_KEY] is True  # none of its roles existed before its create
+    latest["resources"].remove(the_set)
+    latest["pending_operations"] = [
+        {"resource": {k: v for k, v in the_set.items() if k not in ("id", "outputs")}, "type": "creating"}
+    ]
+    path.write_text(json.dumps(document))
+    openbao.client(namespace=ns).adapter.delete("/v1/auth/jwt/role/app-c")
+
+    said: list[str] = []
+    stack = automation.open_stack(target, program_of(ns, roles), say=said.append)
+    assert said and "imported 1 object(s)" in said[0] and "JwtAuthRoleSet" in said[0]
+    up(stack, refresh=True)  # not refused as someone else's roles: the recovered set holds them
+
+    assert all(live_role(openbao, ns, name) is not None for name in ("app-a", "app-b", "app-c"))
+    assert preview_changes(stack) == {}
+    stack.destroy(on_output=lambda _line: None)
+    assert [live_role(openbao, ns, name) for name in ("app-a", "app-b", "app-c")] == [None, None, None]
