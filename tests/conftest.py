@@ -46,10 +46,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 VAULT_SUBSET = (
     "Vault 1.21.0 runs a SUBSET (README 'Tested against'): the server harness and the pinned differences, "
     "the provider lifecycle (every object kind, second up 0 changes, drift repaired), the policy behaviour "
-    "table, the client suites (tests/vault_secrets) and tests/e2e (every module); the provider "
-    "engine edge cases (adoption, outages, replace, database, sealed server), the pipeline policies (a table about "
-    "namespaces) and the rest of tests/llm_vault (recovery, state backends, preview report, server faults) run on "
-    "OpenBao only"
+    "table, the client suites (tests/vault_secrets) and tests/e2e (every module); the provider engine edge "
+    "cases (adoption, outages, replace, database, sealed server, the JWT role set's rules), the pipeline "
+    "policies (a table about namespaces) and the rest of tests/llm_vault (recovery, state backends, preview "
+    "report, server faults) run on OpenBao only"
 )
 
 

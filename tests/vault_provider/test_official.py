@@ -37,5 +37,6 @@ def test_a_role_set_becomes_one_official_role_per_role_under_one_component() -> 
         ("ci-roles-app-a", "app-a", "dev"),
         ("ci-roles-app-b", "app-b", "dev"),
     ]
-    assert roles[0].inputs["boundSubject"] == "repo:acme-ai/app-a:ref:refs/heads/main"
+    by_name = {r.inputs["roleName"]: r.inputs for r in roles}  # registered concurrently: in no set order
+    assert by_name["app-a"]["boundSubject"] == "repo:acme-ai/app-a:ref:refs/heads/main"
     assert [r.type for r in mocks.resources if r.type.startswith("llm-vault:")] == ["llm-vault:official:JwtAuthRoleSet"]

@@ -53,6 +53,7 @@ class Plan:
     jwt: a.AuthBackendArgs
     jwt_config: a.JwtAuthConfigArgs
     jwt_role: a.JwtAuthRoleArgs
+    jwt_role_set: a.JwtAuthRoleSetArgs  # two more roles of the same backend, one engine resource
     approle: a.AuthBackendArgs
     approle_role: a.AppRoleRoleArgs
     policy: a.PolicyArgs
@@ -117,6 +118,24 @@ def make_plan(issuer_url: str, *, namespaces: bool) -> Plan:
             token_bound_cidrs=("203.0.113.7", "198.51.100.0/24"),
             namespace=ns,
         ),
+        jwt_role_set=a.JwtAuthRoleSetArgs(
+            backend=n("github"),
+            roles=tuple(
+                a.JwtAuthRoleArgs(
+                    backend=n("github"),
+                    role_name=f"ci-{app}",
+                    bound_audiences=("https://github.com/acme-ai",),
+                    user_claim="repository",
+                    bound_subject=f"repo:acme-ai/{app}:ref:refs/heads/main",
+                    token_policies=(n("openai-llm-ci"),),
+                    token_ttl=900,
+                    token_max_ttl=900,
+                    namespace=ns,
+                )
+                for app in ("rag", "eval")
+            ),
+            namespace=ns,
+        ),
         approle=a.AuthBackendArgs(type="approle", path=n("approle"), namespace=ns),
         approle_role=a.AppRoleRoleArgs(
             backend=n("approle"),
@@ -157,6 +176,7 @@ def program_for(plan: Plan) -> Callable[[], None]:
         jwt = backend.declare("jwt", plan.jwt, inside)
         backend.declare("jwt-config", plan.jwt_config, pulumi.ResourceOptions(depends_on=[jwt]))
         backend.declare("jwt-role", plan.jwt_role, pulumi.ResourceOptions(depends_on=[jwt]))
+        backend.declare("jwt-role-set", plan.jwt_role_set, pulumi.ResourceOptions(depends_on=[jwt]))
         approle = backend.declare("approle", plan.approle, inside)
         backend.declare("approle-role", plan.approle_role, pulumi.ResourceOptions(depends_on=[approle]))
         backend.declare("policy", plan.policy, inside)
@@ -236,6 +256,13 @@ def server_mismatches(server: Server, plan: Plan) -> list[str]:
     expect("jwt role policies", sorted(role.get("token_policies") or []), sorted(r.token_policies))
     expect("jwt role ttls", (role.get("token_ttl"), role.get("token_max_ttl")), (r.token_ttl, r.token_max_ttl))
     expect("jwt role cidrs", sorted(role.get("token_bound_cidrs") or []), ["198.51.100.0/24", "203.0.113.7"])
+    for member in plan.jwt_role_set.roles:
+        held = _data(inner, f"auth/{jwt_path}/role/{member.role_name}") or {}
+        expect(
+            f"jwt role set: {member.role_name}",
+            (held.get("bound_subject"), held.get("token_policies"), held.get("token_ttl")),
+            (member.bound_subject, list(member.token_policies), member.token_ttl),
+        )
 
     approle = _data(inner, f"sys/auth/{approle_path}") or {}
     expect("approle auth type", approle.get("type"), "approle")
@@ -319,7 +346,7 @@ def test_the_state_holds_no_token_and_the_providers_no_connection(server: Server
     # Decrypted (the Automation API exports with --show-secrets): none of our resources has it.
     resources = (deployed.stack.export_stack().deployment or {})["resources"]
     ours = [r for r in resources if r["type"].startswith("pulumi-python:dynamic/vault:")]
-    assert len(ours) == deployed.plan.count() == (15 if server.has_namespaces else 12)
+    assert len(ours) == deployed.plan.count() == (16 if server.has_namespaces else 13)
     assert [r["urn"] for r in ours if token in json.dumps(r)] == []
     for resource in ours:
         blob = resource["outputs"]["__provider"]
@@ -331,8 +358,8 @@ def test_the_state_holds_no_token_and_the_providers_no_connection(server: Server
 
 
 def _change_everything_out_of_band(server: Server, plan: Plan) -> tuple[int, int]:
-    """Change nine objects and delete four (on OpenBao two directly, two with their namespace;
-    on Vault OSS, without namespaces, three directly) -> (changed, deleted)."""
+    """Change ten objects (one of them a role of the role set) and delete four (on OpenBao two
+    directly, two with their namespace; on Vault OSS, without namespaces, two directly) -> (changed, deleted)."""
     root = server.client()
     inner = server.client(namespace=plan.ns)
     kv, jwt_path = plan.kv.path, plan.jwt.path
@@ -348,6 +375,9 @@ def _change_everything_out_of_band(server: Server, plan: Plan) -> tuple[int, int
         f"/v1/auth/{jwt_path}/role/ci",
         json={"role_type": "jwt", "token_ttl": 600, "token_policies": [plan.policy.name, "root-ish"]},
     )
+    inner.adapter.post(
+        f"/v1/auth/{jwt_path}/role/ci-eval", json={"role_type": "jwt", "bound_subject": "repo:acme-ai/*"}
+    )
     inner.adapter.post(f"/v1/auth/{plan.approle.path}/role/model-runner", json={"secret_id_ttl": 0})
     inner.sys.create_or_update_acl_policy(plan.policy.name, 'path "*" { capabilities = ["sudo"] }')
     inner.adapter.post(f"/v1/auth/token/roles/{plan.token_role.role_name}", json={"allowed_policies": ["root"]})
@@ -355,8 +385,8 @@ def _change_everything_out_of_band(server: Server, plan: Plan) -> tuple[int, int
     root.sys.disable_audit_device(plan.audit.path)
     if plan.ns is not None:
         delete_namespace(root, f"{plan.ns}/team")  # and the policy in it
-        return 9, 4
-    return 9, 2
+        return 10, 4
+    return 10, 2
 
 
 def test_out_of_band_changes_are_found_by_a_refreshing_preview_and_repaired_by_a_refreshing_up(
