@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
 import pulumi
+import pytest
 
 from tests.infra.mock_program import RecordingMocks
 from vault_provider import args as a
@@ -22,6 +26,15 @@ def role(name: str) -> a.JwtAuthRoleArgs:
     )
 
 
+@pytest.fixture
+def event_loop_for_mocks() -> Iterator[None]:
+    """Pulumi's mocks take the thread's current event loop; a test that ran ``asyncio.run`` before
+    on this worker left none. The new loop stays current (as if never unset) for the tests after."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    yield
+
+
+@pytest.mark.usefixtures("event_loop_for_mocks")
 def test_a_role_set_becomes_one_official_role_per_role_under_one_component() -> None:
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="llm-vault", stack="dev", preview=False)
