@@ -18,7 +18,8 @@ down:  ## stop the local OpenBao and issuer started by `make run`
 	@$(CLI) local down
 
 # Two pytest-xdist workers: the suite mostly waits on servers and the engine, so two workers on the
-# 2 cores take ~9.5 min where one took ~14 (tests/conftest.py: a module per group, long ones first).
+# 2 cores take ~10-11 min where one took ~14, and three took longer than two (tests/conftest.py:
+# a module per group, the end-to-end suite one group).
 TEST_WORKERS ?= 2
 
 test: bootstrap  ## the whole suite: unit, integration (OpenBao and Vault), engine, workflow lint

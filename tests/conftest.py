@@ -176,29 +176,17 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresClust
 
 # ``make test`` runs two pytest-xdist workers with ``--dist loadgroup``. A module is one group, so
 # its module-scoped servers start once; the end-to-end suite is one group because its modules
-# share the applied stacks of a session. The longest groups go first, so that the two workers
-# start on the two long poles and the short modules fill in around them; the order inside a
-# group is unchanged, and modules run in any order anyway.
-LONG_FIRST = (
-    "tests/llm_vault/test_crash_recovery.py",
-    "tests/e2e",
-    "tests/llm_vault/test_state_backend_postgres.py",
-    "tests/llm_vault/test_server_faults.py",
-)
-
-
+# share the applied stacks of a session. xdist hands the groups out largest (most tests) first,
+# so the end-to-end group starts at once on one worker and the other works through the rest;
+# the order inside a group is unchanged, and modules run in any order anyway. (Measured: splitting
+# the end-to-end group per server with the long groups first took 737 s against 656 s.)
 def _group(rel: str) -> str:
     return "tests/e2e" if rel.startswith("tests/e2e/") else rel
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        group = _group(item.path.relative_to(config.rootpath).as_posix())
-        return LONG_FIRST.index(group) if group in LONG_FIRST else len(LONG_FIRST)
-
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_group(item.path.relative_to(config.rootpath).as_posix())))
-    items.sort(key=rank)  # stable: the order inside a module stays
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
