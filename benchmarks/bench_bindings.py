@@ -148,18 +148,12 @@ def bench_engine(server: Server, n: int, state_root: Path, env: dict[str, str], 
         changed[n // 2] = f"repo:acme-ai/app-{n // 2}:environment:prod"
         figures["one-binding change: preview"] = timed(lambda: stack.preview(refresh=True, on_output=quiet))
         figures["one-binding change: up"] = timed(lambda: stack.up(refresh=True, on_output=quiet))
-        figures["state file kB"] = state_kb(state_root / f"engine-{n}-{shape.replace('+', '-')}")
+        figures["state file kB"] = automation.state_file(target.state_dir, target.stack).stat().st_size / 1024
         figures["destroy"] = timed(lambda: stack.destroy(on_output=quiet))
     finally:
         stack.workspace.remove_stack(stack.name, force=True)
         drop_namespace(server, ns)
     return figures
-
-
-def state_kb(root: Path) -> float:
-    files = list(root.rglob("*.json"))
-    stacks = [f for f in files if "/stacks/" in str(f) and not f.name.endswith(".bak")]
-    return max((f.stat().st_size for f in stacks), default=0) / 1024
 
 
 def bench_cli(server: Server, n: int, work: Path) -> float:

@@ -235,13 +235,11 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
         old_args = self.record(olds)
         # (an unknown field takes its old value only so that the record can be built)
         new_args = self.record({k: (olds.get(k) if k in unknown else v) for k, v in news.items()})
-        def differs(name: str) -> bool:
-            return self.canonical(name, getattr(old_args, name)) != self.canonical(name, getattr(new_args, name))
-
+        differing = set(self.changed_fields(old_args, new_args))
         changed = [
             f.name
             for f in dataclasses.fields(self.args_type)
-            if f.name not in self.declaration_only and (f.name in unknown or differs(f.name))
+            if f.name not in self.declaration_only and (f.name in unknown or f.name in differing)
         ]
         if olds.get(UNDECLARED_KEY):
             changed.append(UNDECLARED_KEY)  # set by a refresh: the update writes the pinned values
@@ -249,6 +247,15 @@ class VaultProvider(dyn.ResourceProvider, Generic[A]):
         # delete_before_replace: the replacement has the same name inside Vault, so a
         # create-before-delete would delete what it just created (pulumi/pulumi#9881).
         return dyn.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=bool(replaces) or None)
+
+    def changed_fields(self, old: A, new: A) -> list[str]:
+        """The declared fields whose canonical forms differ (what the server sees: not ``declaration_only``)."""
+        return [
+            f.name
+            for f in dataclasses.fields(self.args_type)
+            if f.name not in self.declaration_only
+            and self.canonical(f.name, getattr(old, f.name)) != self.canonical(f.name, getattr(new, f.name))
+        ]
 
     def create(self, props: dict[str, Any]) -> dyn.CreateResult:
         args = self.record(props)

@@ -7,7 +7,6 @@ https://openbao.org/api-docs/auth/jwt/
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from typing import Any, ClassVar
 
 import pulumi
@@ -172,24 +171,22 @@ class JwtAuthRoleSetProvider(VaultProvider[JwtAuthRoleSetArgs]):
             return dyn.DiffResult(changes=True, replaces=[], delete_before_replace=None)
         old, new = self.record(olds), self.record(news)
         replaces = [f for f in sorted(self.replace_on) if getattr(old, f) != getattr(new, f)]
-        changed = bool(replaces) or bool(self._changes(olds, old, new))
+        changed = bool(replaces) or bool(self._changes(_by_name(old), _by_name(new), olds))
         return dyn.DiffResult(changes=changed, replaces=replaces, delete_before_replace=bool(replaces) or None)
 
-    def _changes(self, olds: dict[str, Any], old: JwtAuthRoleSetArgs, new: JwtAuthRoleSetArgs) -> list[str]:
-        """The names of the roles to create, update or delete to go from ``old`` to ``new``."""
-        before = {role.role_name: role for role in old.roles}
-        after = {role.role_name: role for role in new.roles}
+    def _changes(
+        self, before: dict[str, JwtAuthRoleArgs], after: dict[str, JwtAuthRoleArgs], olds: dict[str, Any]
+    ) -> list[str]:
+        """The names of the roles to create, update or delete to go from ``before`` to ``after``;
+        a role whose pinned settings a refresh found changed (in ``olds``) is rewritten too."""
         drifted = {name for name, fields in dict(olds.get("roles") or {}).items() if fields.get(UNDECLARED_KEY)}
         return sorted(
             name
             for name in before.keys() | after.keys()
-            if name not in before or name not in after or name in drifted or self._differs(before[name], after[name])
-        )
-
-    def _differs(self, one: JwtAuthRoleArgs, other: JwtAuthRoleArgs) -> bool:
-        return any(
-            self.role.canonical(f.name, getattr(one, f.name)) != self.role.canonical(f.name, getattr(other, f.name))
-            for f in dataclasses.fields(JwtAuthRoleArgs)
+            if name not in before
+            or name not in after
+            or name in drifted
+            or self.role.changed_fields(before[name], after[name])
         )
 
     def create(self, props: dict[str, Any]) -> dyn.CreateResult:
@@ -201,7 +198,7 @@ class JwtAuthRoleSetProvider(VaultProvider[JwtAuthRoleSetArgs]):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
         old, new = self.record(olds), self.record(news)
         api = self.api(new)
-        before = {role.role_name: role for role in old.roles}
+        before = _by_name(old)
         added = [role for role in new.roles if role.role_name not in before]
         current = {**before, **self._takeover(api, new, tuple(added))}
         self._apply(api, new, before=before, current=current, olds=olds)
@@ -243,8 +240,8 @@ class JwtAuthRoleSetProvider(VaultProvider[JwtAuthRoleSetArgs]):
         olds: dict[str, Any] | None = None,
     ) -> None:
         """Make the server hold ``args``'s roles (and none of ``before``'s others)."""
-        after = {role.role_name: role for role in args.roles}
-        todo = self._changes(olds or {}, JwtAuthRoleSetArgs(args.backend, tuple(before.values()), args.namespace), args)
+        after = _by_name(args)
+        todo = self._changes(before, after, olds or {})
         created: list[JwtAuthRoleArgs] = []
         try:
             for name in todo:
@@ -287,6 +284,10 @@ class JwtAuthRoleSetProvider(VaultProvider[JwtAuthRoleSetArgs]):
         api = self.api(args)
         for role in args.roles:
             self.role.remove(api, role)
+
+
+def _by_name(args: JwtAuthRoleSetArgs) -> dict[str, JwtAuthRoleArgs]:
+    return {role.role_name: role for role in args.roles}
 
 
 class JwtAuthRoleSet(VaultResource, module="vault", name="JwtAuthRoleSet"):
