@@ -282,9 +282,10 @@ def _jwt_auth_role_set(
     vault: Any, resource_name: str, args: a.JwtAuthRoleSetArgs, opts: Opts, ns: str | None
 ) -> Resource:
     # pulumi-vault has no set: one AuthBackendRole per role, children of one component so that
-    # whatever depends on the set waits for all of them.
+    # whatever depends on the set waits for all of them. Children do not inherit the component's
+    # depends_on, so each role gets it (the auth method, its config) itself.
     group = pulumi.ComponentResource("llm-vault:official:JwtAuthRoleSet", resource_name, None, opts)
-    child = pulumi.ResourceOptions(parent=group)
+    child = pulumi.ResourceOptions(parent=group, depends_on=opts.depends_on if opts else None)
     for role in args.roles:
         _jwt_auth_role(vault, f"{resource_name}-{role.role_name}", role, child, ns)
     group.register_outputs({})
