@@ -599,6 +599,8 @@ class Recovery:
     notes: list[str] = field(default_factory=list)  # stale locks removed
     imported: list[str] = field(default_factory=list)  # objects of ours found on the server
     cleared: list[str] = field(default_factory=list)  # pending creates with nothing to import
+    merged: list[str] = field(default_factory=list)  # per-role records merged into a role set
+    not_merged: list[str] = field(default_factory=list)  # and the trusts left as they were, with why
 
     def line(self) -> str | None:
         parts = list(self.notes)
@@ -608,9 +610,16 @@ class Recovery:
         if self.cleared:
             parts.append(f"cleared {len(self.cleared)} pending create(s) (nothing of ours on the server to import): "
                          f"{_some(self.cleared)}")
-        if not parts:
-            return None
-        return f"recovered stack {self.stack} after an interrupted run: " + "; ".join(parts)
+        migrated = []
+        if self.merged:
+            migrated.append(f"merged the per-role JWT records of an earlier version into their role sets "
+                            f"(state only, the server is not touched): {_some(self.merged)}")
+        if self.not_merged:
+            migrated.append(f"left per-role JWT records unmerged: {_some(self.not_merged)} (an up fails on the "
+                            f"set's create, which refuses roles it did not create, and deletes nothing)")
+        said = [f"recovered stack {self.stack} after an interrupted run: " + "; ".join(parts)] if parts else []
+        said += [f"migrated stack {self.stack}'s state: " + "; ".join(migrated)] if migrated else []
+        return ". ".join(said) or None
 
 
 def _some(labels: list[str], shown: int = 5) -> str:
@@ -661,6 +670,7 @@ def recover(
     error; what would be recovered is said, and left for the next apply.
     One line (``say``, else stderr) says what was recovered; nothing is said when nothing was.
     """
+    from llm_vault.state_migration import merge_role_records
     from vault_provider.builtin import _client
     from vault_provider.builtin._provider import RECOVERABLE_KEY, VaultProvider
     from vault_provider.builtin.host import shipped_providers
@@ -710,9 +720,14 @@ def recover(
                 result.imported.append(label)
         deployment["resources"] = resources
         deployment["pending_operations"] = [op for op in pending if op not in creates]
+    # After the pending creates (a role record just imported is merged too): state written by an
+    # earlier program, in the current layout (llm_vault.state_migration; the server is not touched).
+    migration = merge_role_records(deployment)
+    result.merged, result.not_merged = migration.merged, migration.left
+    if creates or migration.merged:
         try:
             run_locked(stack, lambda: stack.import_stack(auto.Deployment(exported.version, deployment)),
-                       "recovering pending creates", result.notes)
+                       "recovering pending creates" if creates else "merging role records", result.notes)
         except EngineError as exc:
             if not read_only_ok:
                 raise
@@ -720,7 +735,10 @@ def recover(
             # the next apply will recover, and preview the state as it is.
             would = [f"{len(result.imported)} object(s) to import"] if result.imported else []
             would += [f"{len(result.cleared)} pending create(s) to clear"] if result.cleared else []
-            result.imported, result.cleared = [], []
+            would += [f"role records to merge into {', '.join(result.merged)} (this preview shows the set "
+                      f"created and the role records deleted; the apply merges them first, and deletes no role)"
+                      ] if result.merged else []
+            result.imported, result.cleared, result.merged = [], [], []
             result.notes.append(
                 f"{' and '.join(would) or 'pending operations'} left for the next apply, which can write the "
                 f"state (this one could not: {exc.detail})"

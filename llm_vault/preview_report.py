@@ -19,7 +19,10 @@ from pulumi import automation as auto
 from pulumi.automation import events
 
 from llm_vault.automation import refresh_then_preview
-from vault_provider.builtin._provider import INTERNAL_KEYS
+from vault_provider.args import as_props, role_set_member_name
+from vault_provider.builtin._provider import INTERNAL_KEYS, UNDECLARED_KEY
+from vault_provider.builtin.host import TYPE_PREFIX
+from vault_provider.builtin.jwt import JwtAuthRole, JwtAuthRoleSet, JwtAuthRoleSetProvider
 
 MASK = "[secret]"
 # Values under these property names are never shown, whatever the engine says about them.
@@ -33,6 +36,9 @@ NO_CHANGE_OPS = {"same", "read"}
 # Steps that are not objects of ours: the stack itself, and the default provider (which any
 # config change "updates" because it receives the whole stack config).
 _NOT_OURS = ("pulumi:pulumi:Stack", "pulumi:providers:")
+# A role set is reported role by role, each under the name it had as a resource of its own.
+_ROLE_SET_TYPE = f"{TYPE_PREFIX}{JwtAuthRoleSet._resource_type_name}"
+_ROLE_TYPE = f"{TYPE_PREFIX}{JwtAuthRole._resource_type_name}"
 
 
 @dataclass
@@ -114,12 +120,20 @@ def collect_preview(
             # A refresh step precedes each resource's real step: count the real one only.
             if op == "refresh" or meta.type.startswith(_NOT_OURS):
                 return
-            preview.counts[op] += 1
-            if op in NO_CHANGE_OPS:
-                return
             # Before: what the server holds (refreshed outputs); after: what the stack declares.
             old = ((meta.old.outputs or meta.old.inputs) if meta.old else None) or {}
             new = (meta.new.inputs if meta.new else None) or {}
+            if meta.type == _ROLE_SET_TYPE and op not in ("replace", "create-replacement", "delete-replaced"):
+                protected = bool((meta.old and meta.old.protect) or (meta.new and meta.new.protect))
+                roles = role_changes(op, meta.urn, old, new, protected=protected)
+                if roles is not None:
+                    preview.counts.update({"same": roles.same} if roles.same else {})
+                    preview.counts.update(c.op for c in roles.changes)
+                    preview.changes.extend(roles.changes)
+                    return
+            preview.counts[op] += 1
+            if op in NO_CHANGE_OPS:
+                return
             replace_keys = [
                 k for k, d in (meta.detailed_diff or {}).items() if "replace" in str(d.diff_kind.value).lower()
             ]
@@ -155,6 +169,66 @@ def collect_preview(
         config = {key: value.value for key, value in stack.get_all_config().items()}
         mark_adoptions(preview, config, env)
     return preview
+
+
+@dataclass
+class RoleChanges:
+    changes: list[Change]
+    same: int  # roles the step leaves as they are
+
+
+def role_changes(
+    op: str, urn: str, old: Mapping[str, Any], new: Mapping[str, Any], *, protected: bool
+) -> RoleChanges | None:
+    """One JWT role set's step as one line per role, as if each role were a resource of its own
+    (it was, before sets): a create or delete of the set creates or deletes each role, an update
+    creates the roles it adds, deletes those it drops and updates those whose declared fields or
+    pinned settings (a refresh's drift) differ. The rest are unchanged. A replace (another backend
+    or namespace) stays one line for the set, and so does a set whose records cannot be read
+    (None: the caller reports it as any resource)."""
+    provider = JwtAuthRoleSetProvider()
+    set_name = _name_of(urn)
+    before = dict(old.get("roles") or {}) if op not in ("create",) else {}
+    after = dict(new.get("roles") or {}) if op not in ("delete", "discard") else {}
+    try:
+        before_args = {r.role_name: r for r in provider.record(dict(old)).roles} if before else {}
+        after_args = {r.role_name: r for r in provider.record(dict(new)).roles} if after else {}
+    except (TypeError, ValueError, KeyError):
+        return None
+    changes: list[Change] = []
+    same = 0
+    for name in sorted(before.keys() | after.keys()):
+        if name in before and name in after:
+            diffs = provider.role.changed_fields(before_args[name], after_args[name])
+            diffs += [UNDECLARED_KEY] if before[name].get(UNDECLARED_KEY) else []
+            if not diffs:
+                same += 1
+                continue
+            role_op = "update"
+        else:
+            role_op, diffs = ("create" if name in after else "delete"), []
+        old_props = _mask(as_props(before_args[name]) | _extra(before[name])) if name in before else {}
+        new_props = as_props(after_args[name]) if name in after else {}
+        changes.append(
+            Change(
+                op=role_op,
+                urn=urn,
+                type="JwtAuthRole",
+                name=role_set_member_name(set_name, name),
+                diffs=diffs,
+                old=old_props,
+                new=_mask(new_props),
+                protected=protected,
+                raw_type=_ROLE_TYPE if role_op == "create" else "",
+                raw_new={k: v for k, v in new_props.items() if v is not None} if role_op == "create" else {},
+            )
+        )
+    return RoleChanges(changes, same)
+
+
+def _extra(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """What a refresh found beside the declared fields (pinned settings changed out of band)."""
+    return {UNDECLARED_KEY: fields[UNDECLARED_KEY]} if fields.get(UNDECLARED_KEY) else {}
 
 
 def mark_adoptions(preview: Preview, config: Mapping[str, Any], env: Mapping[str, str]) -> None:

@@ -139,6 +139,14 @@ class JwtAuthRoleSetArgs:
             raise ValueError(f"JwtAuthRoleSetArgs({self.backend!r}): roles of another backend or namespace: {strays}")
 
 
+def role_set_member_name(set_name: str, role_name: str) -> str:
+    """The name one role of a set goes by where it needs a name of its own (the official mapping's
+    resource for it, the preview report's line for it): the name it had as a resource of its own
+    before sets (``github-roles`` + ``ci`` -> ``github-role-ci``), so that neither changes."""
+    stem = set_name.removesuffix("s") if set_name.endswith("-roles") else f"{set_name}-role"
+    return f"{stem}-{role_name}"
+
+
 @dataclass(frozen=True)
 class PolicyArgs:
     """An ACL policy: PUT /v1/sys/policies/acl/:name."""

@@ -283,11 +283,18 @@ def _jwt_auth_role_set(
 ) -> Resource:
     # pulumi-vault has no set: one AuthBackendRole per role, children of one component so that
     # whatever depends on the set waits for all of them. Children do not inherit the component's
-    # depends_on, so each role gets it (the auth method, its config) itself.
+    # depends_on or delete_before_replace, so each role gets them itself. Each role keeps the name
+    # it had when the program declared it on its own, under the set's parent: the alias makes the
+    # move under the component a rename in the state, not a replace of the role.
     group = pulumi.ComponentResource("llm-vault:official:JwtAuthRoleSet", resource_name, None, opts)
-    child = pulumi.ResourceOptions(parent=group, depends_on=opts.depends_on if opts else None)
+    child = pulumi.ResourceOptions(
+        parent=group,
+        depends_on=opts.depends_on if opts else None,
+        delete_before_replace=opts.delete_before_replace if opts else None,
+        aliases=[pulumi.Alias(parent=opts.parent if opts else None)],
+    )
     for role in args.roles:
-        _jwt_auth_role(vault, f"{resource_name}-{role.role_name}", role, child, ns)
+        _jwt_auth_role(vault, a.role_set_member_name(resource_name, role.role_name), role, child, ns)
     group.register_outputs({})
     return group
 

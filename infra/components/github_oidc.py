@@ -1,11 +1,11 @@
-"""GitHub Actions OIDC trust: the JWT auth backend and one role per binding."""
+"""GitHub Actions OIDC trust: the JWT auth backend and one role per binding, held by one role set."""
 
 from __future__ import annotations
 
 import pulumi
 
 from infra.config import GitHubSettings, OidcBinding
-from vault_provider.args import AuthBackendArgs, JwtAuthConfigArgs, JwtAuthRoleArgs
+from vault_provider.args import AuthBackendArgs, JwtAuthConfigArgs, JwtAuthRoleArgs, JwtAuthRoleSetArgs
 from vault_provider.backend import VaultBackend
 
 from ._base import VaultComponent
@@ -47,8 +47,16 @@ def binding_role(binding: OidcBinding, *, backend: str, namespace: str | None) -
     )
 
 
+COMPONENT_TYPE = "llmvault:auth:GitHubOidcTrust"
+
+
+def role_set_name(component_name: str) -> str:
+    """The name of the set holding a trust's roles (also what earlier per-role records merge into)."""
+    return f"{component_name}-roles"
+
+
 class GitHubOidcTrust(VaultComponent):
-    """A JWT auth backend trusting GitHub Actions' issuer, and one role per binding."""
+    """A JWT auth backend trusting GitHub Actions' issuer, and one role per binding (in one set)."""
 
     def __init__(
         self,
@@ -60,7 +68,7 @@ class GitHubOidcTrust(VaultComponent):
         description: str = "GitHub Actions OIDC",
         opts: pulumi.ResourceOptions | None = None,
     ):
-        super().__init__("llmvault:auth:GitHubOidcTrust", name, backend, opts)
+        super().__init__(COMPONENT_TYPE, name, backend, opts)
         auth = self._declare(
             f"{name}-backend",
             AuthBackendArgs(
@@ -83,10 +91,19 @@ class GitHubOidcTrust(VaultComponent):
             ),
             depends_on=[auth],
         )
-        for b in settings.bindings:  # one role per binding; never copy-paste role blocks
-            self._declare(
-                f"{name}-role-{b.role}",
-                binding_role(b, backend=settings.path, namespace=namespace),
-                depends_on=[config],
-            )
+        # One role per binding (never copy-paste role blocks), all of them in one engine resource:
+        # the engine writes a checkpoint of the whole state after every step, so a resource per
+        # role made a 500-binding stack's cold up quadratic and its preview ~10 s (issue 17, README
+        # "What it costs"). The set writes, reads, refuses and reports each role as before, by name.
+        # Stacks applied before the set have their per-role records merged into it by the next
+        # command (llm_vault.state_migration), without touching the server.
+        self._declare(
+            role_set_name(name),
+            JwtAuthRoleSetArgs(
+                backend=settings.path,
+                roles=tuple(binding_role(b, backend=settings.path, namespace=namespace) for b in settings.bindings),
+                namespace=namespace,
+            ),
+            depends_on=[config],
+        )
         self.register_outputs({"path": settings.path, "roles": {b.role: b.subject for b in settings.bindings}})

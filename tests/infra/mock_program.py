@@ -13,7 +13,7 @@ import pytest
 import infra.program
 from infra.config import Settings
 from llm_vault.stackfiles import as_engine_config, stack_config
-from vault_provider.args import ObjectArgs
+from vault_provider.args import JwtAuthRoleArgs, JwtAuthRoleSetArgs, ObjectArgs
 from vault_provider.backend import VaultBackend, select_backend
 
 
@@ -63,6 +63,9 @@ class ProgramRun:
     mocked: list[MockedResource] = field(default_factory=list)
 
     def records(self, kind: type) -> list[Any]:
+        """The declared records of a kind; JWT roles are declared in sets, and listed from them."""
+        if kind is JwtAuthRoleArgs:
+            return [role for s in self.records(JwtAuthRoleSetArgs) for role in s.roles]
         return [d.args for d in self.declared if isinstance(d.args, kind)]
 
     def one(self, kind: type) -> Any:

@@ -39,14 +39,24 @@ def test_each_stack_declares_its_full_object_set(program_run, stack: str, backen
         "KvMetadataArgs": len(_cfg(stack, "kv")["secrets"]),
         "AuthBackendArgs": 3,  # jwt for GitHub Actions, approle for model runners, jwt for this pipeline
         "JwtAuthConfigArgs": 2,
-        "JwtAuthRoleArgs": len(bindings),
+        "JwtAuthRoleSetArgs": 2,  # the roles of each JWT backend, one per binding, in one resource
         "TokenRoleArgs": 1,
         "AppRoleRoleArgs": 1,
         "AuditArgs": 1,
     }
-    # The backend turned every record into exactly one resource of the same name.
-    custom = {m.name for m in run.mocked if not m.type.startswith("llmvault:")}
-    assert custom == {d.name for d in run.declared}
+    assert len(run.records(a.JwtAuthRoleArgs)) == len(bindings)
+    # The backend turned every record into one resource of the same name; the official one has no
+    # role set, and declares a component of that name with one role resource per binding, each
+    # under the name it had before sets.
+    custom = {m.name for m in run.mocked if not m.type.startswith(("llmvault:", "llm-vault:official:"))}
+    sets = {d.name: d.args for d in run.declared if isinstance(d.args, a.JwtAuthRoleSetArgs)}
+    if backend == "builtin":
+        assert custom == {d.name for d in run.declared}
+    else:
+        members = {a.role_set_member_name(name, r.role_name) for name, s in sets.items() for r in s.roles}
+        assert custom == {d.name for d in run.declared} - set(sets) | members
+        assert members == {f"{name.removesuffix('-roles')}-role-{b['role']}" for name in sets
+                           for b in _cfg(stack, "github" if name == "github-roles" else "pipeline")["bindings"]}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -56,6 +66,9 @@ def test_both_backends_declare_the_same_objects_with_the_same_settings(program_r
     for run, view in ((builtin, _builtin_view), (official, _official_view)):
         by_name = {m.name: m for m in run.mocked}
         for d in run.declared:
+            if isinstance(d.args, a.JwtAuthRoleSetArgs):
+                _assert_role_set_declared(d.name, d.args, by_name, official=view is _official_view)
+                continue
             expected, seen = a.as_props(d.args), view(type(d.args), by_name[d.name])
             if view is _official_view:
                 # A builtin-provider check with no pulumi-vault counterpart (docs/security.md).
@@ -227,7 +240,7 @@ def test_data_holding_objects_are_protected_in_staging_and_prod(program_run, sta
     assert protect["NamespaceArgs"] is protected
     assert protect["MountArgs"] is protected
     unprotected = {k for k, v in protect.items() if not v}
-    assert unprotected >= {"PolicyArgs", "JwtAuthRoleArgs"}  # config objects stay changeable
+    assert unprotected >= {"PolicyArgs", "JwtAuthRoleSetArgs"}  # config objects stay changeable
     # Deleting the audit device stops the audit trail: a protected change too.
     assert protect["AuditArgs"] is protected
 
@@ -302,7 +315,7 @@ def test_stack_files_differ_only_in_data(program_run) -> None:
         assert set(document) == {"config"}, "stack files hold values only"
         run = program_run(stack)
         # Which roles a stack trusts is data (a binding list); every other object is the same.
-        shapes[stack] = [(d.name, type(d.args).__name__) for d in run.declared if not d.name.startswith("github-role-")]
+        shapes[stack] = [(d.name, type(d.args).__name__) for d in run.declared]
     assert shapes["dev"] == shapes["staging"] == shapes["prod"]
 
 
@@ -348,6 +361,25 @@ def _defaults(kind: type) -> dict[str, Any]:
         else:
             out[f.name] = None
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+
+
+def _assert_role_set_declared(
+    name: str, roles: a.JwtAuthRoleSetArgs, by_name: dict[str, MockedResource], *, official: bool
+) -> None:
+    """Builtin: one resource holding each role's fields by name. Official: one AuthBackendRole per
+    role, under the name the role had before sets, with the role's settings."""
+    if not official:
+        held = by_name[name].inputs["roles"]
+        assert sorted(held) == sorted(r.role_name for r in roles.roles)
+        for role in roles.roles:
+            expected = {k: v for k, v in a.as_props(role).items() if k not in ("backend", "role_name", "namespace")}
+            assert {k: held[role.role_name].get(k) for k in expected} == expected, role.role_name
+        assert (by_name[name].inputs["backend"], by_name[name].inputs.get("namespace")) == (
+            roles.backend, roles.namespace)
+        return
+    for role in roles.roles:
+        seen = _official_view(a.JwtAuthRoleArgs, by_name[a.role_set_member_name(name, role.role_name)])
+        assert seen == a.as_props(role), role.role_name
 
 
 def _builtin_view(kind: type, resource: MockedResource) -> dict[str, Any]:

@@ -15,14 +15,17 @@ from typing import Any
 
 import pytest
 
-from infra.config import load_settings, raw_from_pulumi_config
+from infra.components.github_oidc import binding_role
+from infra.config import OidcBinding, load_settings, raw_from_pulumi_config
 from infra.program import main as program_main
 from llm_vault import automation
 from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import Server
-from llm_vault.preview_report import MASK, Change, Preview, collect_preview, render_markdown
+from llm_vault.preview_report import MASK, Change, Preview, collect_preview, render_markdown, role_changes
 from llm_vault.stackfiles import stack_config
 from tests.e2e.harness import Deployment, state_resources
+from vault_provider.args import JwtAuthRoleSetArgs
+from vault_provider.builtin.jwt import role_set_props
 
 # The engine's marker for a secret value inside event payloads (pulumi's rpc sentinel).
 SECRET_SENTINEL = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "x"}
@@ -193,6 +196,78 @@ def test_an_update_without_engine_diffs_does_not_show_the_provider() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# unit: a JWT role set is reported role by role
+
+SET_URN = ("urn:pulumi:dev::llm-vault::llmvault:auth:GitHubOidcTrust$pulumi-python:dynamic/vault:JwtAuthRoleSet"
+           "::github-roles")
+
+
+def _role_set(*roles: tuple[str, int], drifted: str = "") -> dict[str, Any]:
+    records = []
+    for name, ttl in roles:
+        binding = OidcBinding(
+            role=name, repository="acme-ai/llm-platform", repository_id="1", owner_id="2", kind="ref",
+            value="refs/heads/main", policies=("openai-llm-ci",), audience="https://vault.example/dev",
+            ttl_seconds=ttl,
+        )
+        records.append(binding_role(binding, backend="jwt", namespace="dev"))
+    props = role_set_props(JwtAuthRoleSetArgs(backend="jwt", roles=tuple(records), namespace="dev"))
+    if drifted:
+        props["roles"][drifted]["undeclared_settings"] = {"bound_cidrs": ["10.0.0.0/8"]}
+    return props
+
+
+def test_a_set_update_lists_each_added_dropped_and_changed_role_under_its_own_name() -> None:
+    before = _role_set(("ci", 900), ("old", 900), ("same", 900))
+    after = _role_set(("ci", 300), ("new", 600), ("same", 900))
+    roles = role_changes("update", SET_URN, before, after, protected=False)
+    assert roles is not None and roles.same == 1
+    assert [(c.op, c.name, c.type) for c in roles.changes] == [
+        ("update", "github-role-ci", "JwtAuthRole"),
+        ("create", "github-role-new", "JwtAuthRole"),
+        ("delete", "github-role-old", "JwtAuthRole"),
+    ]
+    ci = roles.changes[0]
+    assert ci.diffs == ["token_ttl", "token_max_ttl", "token_explicit_max_ttl"]
+    assert (ci.old["token_ttl"], ci.new["token_ttl"]) == (900, 300)
+    # A created role can be looked up for adoption like a role of its own.
+    assert roles.changes[1].raw_type == "pulumi-python:dynamic/vault:JwtAuthRole"
+    assert roles.changes[1].raw_new["role_name"] == "new" and roles.changes[1].raw_new["backend"] == "jwt"
+
+
+def test_a_role_a_refresh_found_changed_out_of_band_is_an_update_naming_the_pinned_settings() -> None:
+    roles = role_changes("update", SET_URN, _role_set(("ci", 900), drifted="ci"), _role_set(("ci", 900)),
+                         protected=False)
+    assert roles is not None and roles.same == 0
+    assert [(c.op, c.name, c.diffs) for c in roles.changes] == [("update", "github-role-ci", ["undeclared_settings"])]
+    assert roles.changes[0].old["undeclared_settings"] == {"bound_cidrs": ["10.0.0.0/8"]}
+
+
+def test_a_set_created_or_deleted_whole_is_each_of_its_roles_created_or_deleted() -> None:
+    props = _role_set(("a", 900), ("b", 900))
+    created = role_changes("create", SET_URN, {}, props, protected=False)
+    deleted = role_changes("delete", SET_URN, props, {}, protected=True)
+    assert created is not None and deleted is not None
+    assert [(c.op, c.name) for c in created.changes] == [("create", "github-role-a"), ("create", "github-role-b")]
+    assert [(c.op, c.name, c.protected) for c in deleted.changes] == [
+        ("delete", "github-role-a", True), ("delete", "github-role-b", True)]
+    # Rendered as the per-role resources were, with the counts per role.
+    preview = Preview(stack="dev", counts=Counter(c.op for c in created.changes), changes=created.changes)
+    report = render_markdown(preview)
+    assert "**2 to create**" in report and "### create `github-role-a` (JwtAuthRole)" in report
+
+
+def test_an_unchanged_set_counts_each_role_unchanged() -> None:
+    props = _role_set(("a", 900), ("b", 900), ("c", 900))
+    roles = role_changes("same", SET_URN, props, props, protected=False)
+    assert roles is not None and (roles.changes, roles.same) == ([], 3)
+
+
+def test_a_set_record_that_cannot_be_read_is_reported_as_one_resource() -> None:
+    assert role_changes("update", SET_URN, {"roles": {"a": {}}}, {"roles": {"a": {}}}, protected=False) is None
+
+
+# --------------------------------------------------------------------------------------------
 # integration: collect_preview on a real stack
 
 
@@ -200,7 +275,8 @@ def test_an_update_without_engine_diffs_does_not_show_the_provider() -> None:
 class Collected:
     preview: Preview
     report: str
-    resources: int  # Vault objects in the stack (the Stack resource and the default provider excluded)
+    # Vault objects in the stack (the Stack resource and the default provider excluded; each role counted)
+    resources: int
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +344,12 @@ def collected(report_stack: Deployment, tmp_path_factory: pytest.TempPathFactory
     _, _, stack = report_stack.open("dev", _binding_overrides(), program=program)
     preview = collect_preview(stack, stack_name="dev")
     not_ours = ("pulumi:pulumi:", "pulumi:providers:")
-    resources = len([r for r in state_resources(record.stack) if not r["type"].startswith(not_ours)])
+    # A role set is reported role by role: each of its roles is one object.
+    resources = sum(
+        len(r["outputs"]["roles"]) if r["type"].endswith(":JwtAuthRoleSet") else 1
+        for r in state_resources(record.stack)
+        if not r["type"].startswith(not_ours)
+    )
     return Collected(preview, render_markdown(preview), resources)
 
 
@@ -352,7 +433,7 @@ def test_an_out_of_band_change_shows_the_servers_value_as_before(collected: Coll
 
 @pytest.mark.integration
 @pytest.mark.engine
-def test_the_unchanged_count_is_the_number_of_unchanged_resources(collected: Collected) -> None:
+def test_the_unchanged_count_is_the_number_of_unchanged_objects_each_role_counted(collected: Collected) -> None:
     # Changed resources already in the stack: the three updated objects.
     changed = len(collected.preview.changes) - 1  # (the created role is not in the stack yet)
     assert f", {collected.resources - changed} unchanged" in collected.report
