@@ -8,6 +8,8 @@ as the end-to-end tests (``tests/e2e/harness.Deployment``: ``llm_vault.automatio
 first, the local job's overrides). Measured, in this order:
 
 - cold ``up``; no-op ``preview`` with refresh (the preview report's path);
+  (the program holds each trust's roles in one ``JwtAuthRoleSet``: ``make bench-synthetic``
+  compares that shape with one resource per role);
 - ``llm-vault preview`` of a one-binding change (a pull request), then ``up`` of it;
 - ``llm-vault drift`` (the same preview plus the undeclared-object scan; expects no drift);
 - ``destroy``;
@@ -262,23 +264,26 @@ def bench_engine(
     return run
 
 
-ROLE_TYPE = "pulumi-python:dynamic/vault:JwtAuthRole"
+SET_TYPE = "pulumi-python:dynamic/vault:JwtAuthRoleSet"
 
 
 def record_breakdown(stack: Any) -> dict[str, float]:
-    """Average bytes (compact JSON, as the file backend writes) of a JWT role's state record, by
-    field; "total" is the whole record. Read through the engine (``stack export``), outside the
-    timed steps, so that a compressed checkpoint reads the same."""
+    """Bytes (compact JSON, as the file backend writes) of the JWT roles' state, per role, by
+    field of the role sets' records; "total" is the whole records. The program holds each trust's
+    roles in one set record, so each checkpoint rewrites this many bytes per role. Read through
+    the engine (``stack export``), outside the timed steps, so that a compressed checkpoint reads
+    the same."""
     resources = (stack.export_stack().deployment or {}).get("resources") or []
-    roles = [r for r in resources if r.get("type") == ROLE_TYPE]
+    sets = [r for r in resources if r.get("type") == SET_TYPE]
+    roles = sum(len((r.get("outputs") or {}).get("roles") or {}) for r in sets)
     if not roles:
         return {}
     sizes: dict[str, float] = {}
-    for r in roles:
+    for r in sets:
         for key, value in r.items():
             sizes[key] = sizes.get(key, 0) + len(json.dumps(value, separators=(",", ":")))
         sizes["total"] = sizes.get("total", 0) + len(json.dumps(r, separators=(",", ":")))
-    return {k: v / len(roles) for k, v in sizes.items()}
+    return {k: v / roles for k, v in sizes.items()}
 
 
 def checkpoint_size(state_dir: Path) -> int:
@@ -448,7 +453,7 @@ def print_table(results: dict[int, EngineRun], baselines: dict[int, dict[str, fl
     biggest = max(ns, key=lambda n: len(results[n].record))
     fields = sorted(results[biggest].record, key=lambda k: -results[biggest].record[k])
     if fields:
-        print(f"  {'one JWT role state record, bytes':<40}" + "".join(
+        print(f"  {'JWT role state, bytes per role':<40}" + "".join(
             f"{results[n].record.get('total', 0):>20,.0f}" for n in ns))
         for key in fields:
             if key != "total" and results[biggest].record[key] >= 40:

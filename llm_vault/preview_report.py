@@ -213,7 +213,7 @@ def role_changes(
             Change(
                 op=role_op,
                 urn=urn,
-                type="JwtAuthRole",
+                type=_ROLE_TYPE,
                 name=role_set_member_name(set_name, name),
                 diffs=diffs,
                 old=old_props,

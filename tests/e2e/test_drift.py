@@ -155,7 +155,7 @@ def test_the_state_holds_no_token_or_secret_value(provisioned: Deployment) -> No
     text = "\n".join(f.read_text() for f in files)
     # The right files: the checkpoints describe our objects.
     assert {f"{s}.json" for s in STACKS} <= {f.name for f in files}
-    assert "policy-openai-llm-ci" in text and "github-role-github-actions" in text
+    assert "policy-openai-llm-ci" in text and "github-roles" in text and '"github-actions":' in text
     leaks = leaks_in(text)
     assert not leaks, f"the state holds values in plaintext (kind: count): {leaks}"
 

@@ -29,6 +29,7 @@ from llm_vault.local.oidc_issuer import GitHubOidcIssuer
 from llm_vault.local.server import Server
 from llm_vault.local_job import overrides_for
 from vault_provider.builtin.host import shipped_providers
+from vault_provider.builtin.jwt import JwtAuthRoleSetProvider
 
 # A run that hangs must not hang the suite.
 RUN_TIMEOUT_SECONDS = 180
@@ -251,7 +252,7 @@ def _catalogued(c: hvac.Client, mount: str, folder: str = "") -> list[str]:
 
 
 def state_objects(checkpoint: dict[str, Any]) -> list[str]:
-    """The adopt key of every object resource in the state (one entry per resource)."""
+    """The adopt key of every object in the state (one entry per resource; a role set's, per role)."""
     providers = shipped_providers()
     keys = []
     for res in checkpoint.get("resources") or []:
@@ -259,5 +260,9 @@ def state_objects(checkpoint: dict[str, Any]) -> list[str]:
         if cls is None or res["type"] in PARTS:
             continue
         provider: Any = cls()
-        keys.append(provider.adoption_key(provider.record(res.get("outputs") or res.get("inputs") or {})))
+        args = provider.record(res.get("outputs") or res.get("inputs") or {})
+        if isinstance(provider, JwtAuthRoleSetProvider):  # one resource, one object per role on the server
+            keys.extend(provider.role.adoption_key(role) for role in args.roles)
+            continue
+        keys.append(provider.adoption_key(args))
     return keys

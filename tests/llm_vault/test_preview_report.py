@@ -32,6 +32,7 @@ SECRET_SENTINEL = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd
 POLICY_TYPE = "pulumi-python:dynamic/vault:Policy"
 NAMESPACE_TYPE = "pulumi-python:dynamic/vault:Namespace"
 MOUNT_TYPE = "pulumi-python:dynamic/vault:Mount"
+ROLE_TYPE = "pulumi-python:dynamic/vault:JwtAuthRole"
 
 
 def _change(op: str, name: str, type_: str, **kw: Any) -> Change:
@@ -223,15 +224,15 @@ def test_a_set_update_lists_each_added_dropped_and_changed_role_under_its_own_na
     roles = role_changes("update", SET_URN, before, after, protected=False)
     assert roles is not None and roles.same == 1
     assert [(c.op, c.name, c.type) for c in roles.changes] == [
-        ("update", "github-role-ci", "JwtAuthRole"),
-        ("create", "github-role-new", "JwtAuthRole"),
-        ("delete", "github-role-old", "JwtAuthRole"),
+        ("update", "github-role-ci", ROLE_TYPE),
+        ("create", "github-role-new", ROLE_TYPE),
+        ("delete", "github-role-old", ROLE_TYPE),
     ]
     ci = roles.changes[0]
     assert ci.diffs == ["token_ttl", "token_max_ttl", "token_explicit_max_ttl"]
     assert (ci.old["token_ttl"], ci.new["token_ttl"]) == (900, 300)
     # A created role can be looked up for adoption like a role of its own.
-    assert roles.changes[1].raw_type == "pulumi-python:dynamic/vault:JwtAuthRole"
+    assert roles.changes[1].raw_type == ROLE_TYPE
     assert roles.changes[1].raw_new["role_name"] == "new" and roles.changes[1].raw_new["backend"] == "jwt"
 
 
@@ -254,7 +255,7 @@ def test_a_set_created_or_deleted_whole_is_each_of_its_roles_created_or_deleted(
     # Rendered as the per-role resources were, with the counts per role.
     preview = Preview(stack="dev", counts=Counter(c.op for c in created.changes), changes=created.changes)
     report = render_markdown(preview)
-    assert "**2 to create**" in report and "### create `github-role-a` (JwtAuthRole)" in report
+    assert "**2 to create**" in report and f"### create `github-role-a` ({ROLE_TYPE})" in report
 
 
 def test_an_unchanged_set_counts_each_role_unchanged() -> None:

@@ -47,8 +47,9 @@ def test_a_role_set_becomes_one_official_role_per_role_under_one_component() -> 
 
     roles = [r for r in mocks.resources if r.type == "vault:jwt/authBackendRole:AuthBackendRole"]
     assert sorted((r.name, r.inputs["roleName"], r.inputs["namespace"]) for r in roles) == [
-        ("ci-roles-app-a", "app-a", "dev"),
-        ("ci-roles-app-b", "app-b", "dev"),
+        # The names the roles had as resources of their own, before sets (``<name>-role-<role>``).
+        ("ci-role-app-a", "app-a", "dev"),
+        ("ci-role-app-b", "app-b", "dev"),
     ]
     by_name = {r.inputs["roleName"]: r.inputs for r in roles}  # registered concurrently: in no set order
     assert by_name["app-a"]["boundSubject"] == "repo:acme-ai/app-a:ref:refs/heads/main"
