@@ -186,6 +186,8 @@ def role_changes(
     pinned settings (a refresh's drift) differ. The rest are unchanged. A replace (another backend
     or namespace) stays one line for the set, and so does a set whose records cannot be read
     (None: the caller reports it as any resource)."""
+    if op in NO_CHANGE_OPS:  # the provider's diff found no role to change: nothing to compare again
+        return RoleChanges([], len(dict(new.get("roles") or old.get("roles") or {})))
     provider = JwtAuthRoleSetProvider()
     set_name = _name_of(urn)
     before = dict(old.get("roles") or {}) if op not in ("create",) else {}

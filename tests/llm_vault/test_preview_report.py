@@ -214,7 +214,7 @@ def _role_set(*roles: tuple[str, int], drifted: str = "") -> dict[str, Any]:
         records.append(binding_role(binding, backend="jwt", namespace="dev"))
     props = role_set_props(JwtAuthRoleSetArgs(backend="jwt", roles=tuple(records), namespace="dev"))
     if drifted:
-        props["roles"][drifted]["undeclared_settings"] = {"bound_cidrs": ["10.0.0.0/8"]}
+        props["roles"][drifted]["undeclared_settings"] = {"bound_cidrs": ["127.0.0.0/8"]}
     return props
 
 
@@ -241,7 +241,7 @@ def test_a_role_a_refresh_found_changed_out_of_band_is_an_update_naming_the_pinn
                          protected=False)
     assert roles is not None and roles.same == 0
     assert [(c.op, c.name, c.diffs) for c in roles.changes] == [("update", "github-role-ci", ["undeclared_settings"])]
-    assert roles.changes[0].old["undeclared_settings"] == {"bound_cidrs": ["10.0.0.0/8"]}
+    assert roles.changes[0].old["undeclared_settings"] == {"bound_cidrs": ["127.0.0.0/8"]}
 
 
 def test_a_set_created_or_deleted_whole_is_each_of_its_roles_created_or_deleted() -> None:

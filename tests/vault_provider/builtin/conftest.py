@@ -97,6 +97,14 @@ def failing_up(stack: auto.Stack) -> str:
     return run.text + "\n" + str(info.value)
 
 
+def live_role(server: Server, ns: str, name: str) -> dict[str, Any] | None:
+    """The JWT role ``name`` at ``auth/jwt`` in namespace ``ns`` as the server holds it; None when absent."""
+    try:
+        return dict(server.client(namespace=ns).adapter.get(f"/v1/auth/jwt/role/{name}")["data"])
+    except hvac.exceptions.InvalidPath:
+        return None
+
+
 def destroy_quietly(stack: auto.Stack) -> None:
     try:
         stack.destroy(on_output=Run())

@@ -9,7 +9,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import hvac.exceptions
 import pulumi
 import pytest
 from pulumi import automation as auto
@@ -22,7 +21,7 @@ from vault_provider.builtin._provider import RECOVERABLE_KEY
 from vault_provider.builtin.backend import BuiltinBackend
 from vault_provider.builtin.jwt import JwtAuthRoleProvider
 
-from .conftest import failing_up, preview_changes, target_for, up, vault_config
+from .conftest import failing_up, live_role, preview_changes, target_for, up, vault_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -57,13 +56,6 @@ def program_of(ns: str, roles: list[a.JwtAuthRoleArgs]) -> Callable[[], None]:
         )
 
     return program
-
-
-def live_role(server: Server, ns: str, name: str) -> dict[str, object] | None:
-    try:
-        return dict(server.client(namespace=ns).adapter.get(f"/v1/auth/jwt/role/{name}")["data"])
-    except hvac.exceptions.InvalidPath:
-        return None
 
 
 def engine_resources(stack: auto.Stack) -> list[str]:
