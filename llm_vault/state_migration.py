@@ -20,8 +20,8 @@ from typing import Any
 
 from infra.components.github_oidc import COMPONENT_TYPE, role_set_name
 from vault_provider.builtin._provider import PROVIDER_KEY, RECOVERABLE_KEY
-from vault_provider.builtin.host import TYPE_PREFIX
-from vault_provider.builtin.jwt import JwtAuthRole, JwtAuthRoleSet, JwtAuthRoleSetProvider
+from vault_provider.builtin.host import TYPE_PREFIX, current_reference, pickled_reference
+from vault_provider.builtin.jwt import JwtAuthRole, JwtAuthRoleProvider, JwtAuthRoleSet, JwtAuthRoleSetProvider
 
 ROLE_TYPE = f"{TYPE_PREFIX}{JwtAuthRole._resource_type_name}"
 SET_TYPE = f"{TYPE_PREFIX}{JwtAuthRoleSet._resource_type_name}"
@@ -94,9 +94,19 @@ def _merged_record(parent: str, records: list[dict[str, Any]]) -> dict[str, Any]
     return record
 
 
+def _ours(blob: Any) -> bool:
+    if blob is None:
+        return True  # as the host: a record without one is checked by its type alone
+    reference = pickled_reference(blob) if isinstance(blob, str) else None
+    return current_reference(reference) == (JwtAuthRoleProvider.__module__, JwtAuthRoleProvider.__qualname__)
+
+
 def _why_not(parent: str, records: list[dict[str, Any]], urns: set[str], busy: set[str]) -> str | None:
     if any(r.get(flag) for r in records for flag in _BUSY) or busy & {r["urn"] for r in records}:
         return "a role record is in the middle of an operation (pending, replaced or failed)"
+    if not all(_ours(r.get(side, {}).get(PROVIDER_KEY)) for r in records for side in ("inputs", "outputs")):
+        # An edited state: the provider host refuses such a record by name; a merge would hide it.
+        return "a role record's `__provider` is not the reference to our role provider (the state was edited)"
     if len({(r["inputs"].get("backend"), r["inputs"].get("namespace"), r.get("provider")) for r in records}) != 1:
         return "its role records name different backends, namespaces or providers"
     if any("role_name" not in r.get("inputs", {}) or "role_name" not in r.get("outputs", {}) for r in records):
@@ -134,9 +144,8 @@ def merge_role_records(deployment: dict[str, Any]) -> Migration:
         renamed.update(dict.fromkeys(members, merged["urn"]))
         result.merged.append(f"{_urn_name(merged['urn'])} ({len(records)} role records)")
     for r in resources:  # whatever depended on a role now depends on its set
-        for key in ("dependencies",):
-            if r.get(key):
-                r[key] = list(dict.fromkeys(renamed.get(d, d) for d in r[key]))
+        if r.get("dependencies"):
+            r["dependencies"] = list(dict.fromkeys(renamed.get(d, d) for d in r["dependencies"]))
         if r.get("propertyDependencies"):
             r["propertyDependencies"] = {
                 k: list(dict.fromkeys(renamed.get(d, d) for d in v)) for k, v in r["propertyDependencies"].items()

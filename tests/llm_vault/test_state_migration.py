@@ -7,15 +7,17 @@ resource per role, opened with the program's set, through the real engine on a r
 
 from __future__ import annotations
 
+import base64
 import copy
+import pickle
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import hvac.exceptions
 import pulumi
 import pytest
 from pulumi import automation as auto
+from pulumi.dynamic.dynamic import serialize_provider
 
 from infra.components.github_oidc import COMPONENT_TYPE, role_set_name
 from llm_vault import automation, state_migration
@@ -25,6 +27,7 @@ from tests.vault_provider.builtin.conftest import (
     delete_namespace,
     destroy_quietly,
     failing_up,
+    live_role,
     preview_changes,
     target_for,
     unique,
@@ -35,12 +38,14 @@ from vault_provider import args as a
 from vault_provider.builtin._provider import PROVIDER_KEY, RECOVERABLE_KEY
 from vault_provider.builtin.backend import BuiltinBackend
 from vault_provider.builtin.host import pickled_reference
-from vault_provider.builtin.jwt import JwtAuthRoleSetProvider
+from vault_provider.builtin.jwt import JwtAuthRoleProvider, JwtAuthRoleSetProvider
 
 STACK = "urn:pulumi:dev::llm-vault::pulumi:pulumi:Stack::llm-vault-dev"
 TRUST = f"urn:pulumi:dev::llm-vault::{COMPONENT_TYPE}::github"
 CONFIG = f"urn:pulumi:dev::llm-vault::{COMPONENT_TYPE}$pulumi-python:dynamic/vault:JwtAuthConfig::github-config"
 PROVIDER = "urn:pulumi:dev::llm-vault::pulumi:providers:pulumi-python::default::1234"
+# What the program writes as a role's `__provider`: the reference to its provider class.
+ROLE_BLOB = serialize_provider(JwtAuthRoleProvider())
 
 
 def _role_urn(name: str, parent_type: str = COMPONENT_TYPE) -> str:
@@ -64,8 +69,8 @@ def _role_record(name: str, *, subject: str | None = None, **extra: Any) -> dict
         "custom": True,
         "id": f"jwt-role:dev:jwt/{name}",
         "type": ROLE_TYPE,
-        "inputs": {PROVIDER_KEY: "blob", RECOVERABLE_KEY: True, **fields},
-        "outputs": {PROVIDER_KEY: "blob", **fields},
+        "inputs": {PROVIDER_KEY: ROLE_BLOB, RECOVERABLE_KEY: True, **fields},
+        "outputs": {PROVIDER_KEY: ROLE_BLOB, **fields},
         "parent": TRUST,
         "dependencies": [CONFIG],
         "provider": PROVIDER,
@@ -127,11 +132,11 @@ def test_the_merged_record_reads_back_as_the_set_the_program_declares() -> None:
 
 def test_drift_a_refresh_recorded_on_a_role_is_kept_in_the_merged_outputs() -> None:
     drifted = _role_record("ci")
-    drifted["outputs"]["undeclared_settings"] = {"bound_cidrs": ["10.0.0.0/8"]}
+    drifted["outputs"]["undeclared_settings"] = {"bound_cidrs": ["127.0.0.0/8"]}
     deployment = _deployment(drifted)
     merge_role_records(deployment)
     assert deployment["resources"][-1]["outputs"]["roles"]["ci"]["undeclared_settings"] == {
-        "bound_cidrs": ["10.0.0.0/8"]
+        "bound_cidrs": ["127.0.0.0/8"]
     }
 
 
@@ -164,6 +169,7 @@ def test_whatever_depended_on_a_role_depends_on_the_set() -> None:
         ("replaced", "in the middle of an operation"),
         ("other-backend", "different backends"),
         ("set-present", "holds its role set already"),
+        ("tampered", "the state was edited"),
     ],
 )
 def test_a_trust_whose_records_are_not_plain_is_left_whole_and_said(how: str, why: str) -> None:
@@ -173,6 +179,10 @@ def test_a_trust_whose_records_are_not_plain_is_left_whole_and_said(how: str, wh
         deployment["pending_operations"] = [{"type": "updating", "resource": copy.deepcopy(roles[0])}]
     elif how == "replaced":
         roles[1]["pendingReplacement"] = True
+    elif how == "tampered":
+        # An edited state: a pickle that would run code if loaded. The host refuses the record by
+        # name; a merge must not replace it with a clean reference and hide the edit.
+        roles[0]["outputs"][PROVIDER_KEY] = base64.b64encode(pickle.dumps(print)).decode()
     elif how == "other-backend":
         roles[1]["inputs"]["backend"] = "jwt2"
     else:
@@ -246,13 +256,6 @@ def _program(ns: str, names: tuple[str, ...], *, as_set: bool) -> Callable[[], N
     return program
 
 
-def _live_role(server: Server, ns: str, name: str) -> dict[str, Any] | None:
-    try:
-        return dict(server.client(namespace=ns).adapter.get(f"/v1/auth/jwt/role/{name}")["data"])
-    except hvac.exceptions.InvalidPath:
-        return None
-
-
 def _types(stack: auto.Stack) -> list[str]:
     return [r["type"] for r in stack.export_stack().deployment["resources"] if r["type"].startswith("pulumi-python")]
 
@@ -278,7 +281,7 @@ def test_opening_an_applied_per_role_stack_merges_its_records_and_the_up_touches
     openbao: Server, applied_before_sets: tuple[automation.StackTarget, str]
 ) -> None:
     target, ns = applied_before_sets
-    before = {name: _live_role(openbao, ns, name) for name in ROLES}
+    before = {name: live_role(openbao, ns, name) for name in ROLES}
     said: list[str] = []
 
     stack = automation.open_stack(target, _program(ns, ROLES, as_set=True), say=said.append)
@@ -291,7 +294,7 @@ def test_opening_an_applied_per_role_stack_merges_its_records_and_the_up_touches
     assert preview_changes(stack) == {}  # refreshed from the server: every role as declared
     result = up(stack)
     assert {op: n for op, n in (result.summary.resource_changes or {}).items() if op != "same"} == {}
-    assert {name: _live_role(openbao, ns, name) for name in ROLES} == before
+    assert {name: live_role(openbao, ns, name) for name in ROLES} == before
     # Opened again: nothing left to merge, nothing said.
     said.clear()
     automation.open_stack(target, _program(ns, ROLES, as_set=True), say=said.append)
@@ -309,10 +312,10 @@ def test_after_the_merge_the_set_changes_and_destroys_the_roles_it_took_over(
     assert preview_changes(stack) == {"update": 1}
     up(stack)
 
-    assert [_live_role(openbao, ns, n) is not None for n in ("ci", "release", "nightly", "hotfix")] == [
+    assert [live_role(openbao, ns, n) is not None for n in ("ci", "release", "nightly", "hotfix")] == [
         True, True, False, True]
     stack.destroy(on_output=lambda _line: None)
-    assert [_live_role(openbao, ns, n) for n in ("ci", "release", "hotfix")] == [None, None, None]
+    assert [live_role(openbao, ns, n) for n in ("ci", "release", "hotfix")] == [None, None, None]
 
 
 @pytest.mark.integration
@@ -324,13 +327,13 @@ def test_unmerged_per_role_records_cannot_make_an_up_delete_the_roles(
     # skipped), the up fails on the set's create, which refuses the existing roles, before the
     # engine gets to deleting the per-role resources.
     target, ns = applied_before_sets
-    before = {name: _live_role(openbao, ns, name) for name in ROLES}
+    before = {name: live_role(openbao, ns, name) for name in ROLES}
     monkeypatch.setattr(state_migration, "merge_role_records", lambda _deployment: state_migration.Migration())
     stack = automation.open_stack(target, _program(ns, ROLES, as_set=True))
 
     error = failing_up(stack)
 
     assert "3 role(s) already exist and this stack did not create them" in error
-    assert {name: _live_role(openbao, ns, name) for name in ROLES} == before
+    assert {name: live_role(openbao, ns, name) for name in ROLES} == before
     assert _types(stack).count("pulumi-python:dynamic/vault:JwtAuthRole") == 3
     monkeypatch.undo()  # the fixture's teardown merges, then destroys
