@@ -8,8 +8,9 @@ keys the official provider reads: ``vault:address``, ``vault:token``, ``vault:na
 ``requests.Session`` per process pools the connections of all resources.
 
 Every call goes through ``Api``: transient failures (connection refused, 500/502/503 —
-sealed or standby — 429) are retried with a short bounded backoff, and any failure that is
-left is raised as ``VaultObjectError`` naming the object, the request and the server's message.
+sealed or standby — 429, and a write that a standby cannot route yet) are retried with a short
+bounded backoff, and any failure that is left is raised as ``VaultObjectError`` naming the
+object, the request and the server's message.
 """
 
 from __future__ import annotations
@@ -197,6 +198,13 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 
 _STANDBY_CATCHING_UP = "Waiting for the primary to upgrade from non-versioned to versioned data"
+# An OpenBao standby serves requests itself and forwards only the writes its router can place.
+# Right after a mount or a namespace is created (through it, forwarded to the active node) the
+# standby may not have applied that change from the raft log yet: a write into the new mount or
+# namespace is answered with one of these 404s, though the next attempt a moment later goes
+# through. Only writes are asked again (a read's 404 means "gone", a delete's counts as done, and
+# a write that clears what we wrote counts a missing mount as done: ``write(..., gone_ok=True)``).
+_NOT_YET_ROUTED = ("no handler for route", "namespace not found")
 _MULTIERROR = re.compile(r"^\d+ errors? occurred:\s*")
 
 
@@ -263,7 +271,7 @@ class Api:
         finally:
             self._answers = None
 
-    def _call(self, method: str, path: str, fn: Callable[[], T]) -> T:
+    def _call(self, method: str, path: str, fn: Callable[[], T], *, wait_for_route: bool = False) -> T:
         for delay in (*RETRY_DELAYS_SECONDS, None):
             try:
                 return fn()
@@ -280,6 +288,12 @@ class Api:
                 # A standby (or a new leader) answers a kv-v2 mount it has not caught up with yet
                 # with a 400 that says to wait: transient, like a 503.
                 if delay is None or _STANDBY_CATCHING_UP not in str(exc):
+                    raise self.error(method, path, exc) from None
+                time.sleep(delay)
+            except hvac.exceptions.InvalidPath as exc:
+                # A write a standby cannot route yet (see _NOT_YET_ROUTED); a mount that is really
+                # missing fails the same way after the bounded retries.
+                if delay is None or not wait_for_route or not any(m in str(exc) for m in _NOT_YET_ROUTED):
                     raise self.error(method, path, exc) from None
                 time.sleep(delay)
             except hvac.exceptions.VaultError as exc:
@@ -316,11 +330,21 @@ class Api:
         data = response.get("data")
         return data if isinstance(data, dict) else response
 
-    def write(self, path: str, data: Mapping[str, Any], method: str = "POST") -> Any:
+    def write(self, path: str, data: Mapping[str, Any], method: str = "POST", *, gone_ok: bool = False) -> Any:
+        """POST (or PUT). With ``gone_ok``, a 404 (the mount or namespace is gone, and what the
+        write would clear with it) counts as done at once and returns None; otherwise a 404 that
+        says the path is not routed yet is asked again, as a standby catching up answers."""
         if self._answers is not None:
             self._answers.clear()
         send = self._client.adapter.put if method == "PUT" else self._client.adapter.post
-        return self._call(method, path, lambda: send(f"/v1/{path}", json=dict(data)))
+        try:
+            return self._call(
+                method, path, lambda: send(f"/v1/{path}", json=dict(data)), wait_for_route=not gone_ok
+            )
+        except VaultObjectError as exc:
+            if gone_ok and isinstance(exc.cause, hvac.exceptions.InvalidPath):
+                return None
+            raise
 
     def delete(self, path: str) -> None:
         """DELETE; a 404 (already gone, or its mount or namespace gone) counts as done."""

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import hvac.exceptions
-
 from vault_provider.args import KvMetadataArgs, KvV2ConfigArgs
-from vault_provider.builtin._client import Api, VaultObjectError
+from vault_provider.builtin._client import Api
 from vault_provider.builtin._provider import EndpointProvider, VaultResource
 
 _DEFAULTS = {"max_versions": 0, "cas_required": False, "delete_version_after": 0}
@@ -52,11 +50,8 @@ class KvV2ConfigProvider(EndpointProvider[KvV2ConfigArgs]):
         return any(live.get(k, v) != v for k, v in _DEFAULTS.items())
 
     def remove(self, api: Api, args: KvV2ConfigArgs) -> None:
-        try:
-            api.write(self.api_path(args), _DEFAULTS)
-        except VaultObjectError as exc:
-            if not isinstance(exc.cause, hvac.exceptions.InvalidPath):
-                raise  # (a 404: the mount or its namespace is gone, and its config with it)
+        # (a 404: the mount or its namespace is gone, and its config with it)
+        api.write(self.api_path(args), _DEFAULTS, gone_ok=True)
 
 
 class KvMetadataProvider(EndpointProvider[KvMetadataArgs]):
@@ -86,11 +81,8 @@ class KvMetadataProvider(EndpointProvider[KvMetadataArgs]):
         return bool(live.get("custom_metadata"))
 
     def remove(self, api: Api, args: KvMetadataArgs) -> None:
-        try:
-            api.write(self.api_path(args), {"custom_metadata": {}, **_DEFAULTS})
-        except VaultObjectError as exc:
-            if not isinstance(exc.cause, hvac.exceptions.InvalidPath):
-                raise  # (a 404: the mount or its namespace is gone, and the secret with it)
+        # (a 404: the mount or its namespace is gone, and the secret with it)
+        api.write(self.api_path(args), {"custom_metadata": {}, **_DEFAULTS}, gone_ok=True)
 
 
 class KvV2Config(VaultResource, module="vault", name="KvV2Config"):
