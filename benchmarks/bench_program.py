@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 import hvac
 
+from infra import policy_reach
 from infra.components.github_oidc import binding_role
 from llm_vault import automation, toolchain
 from llm_vault.cli import preview_with_undeclared
@@ -222,6 +223,9 @@ def bench_engine(
     def step(label: str, fn: Callable[[], Any]) -> Any:
         if profile is not None:
             profiling.point_at(profile / f"n{n}" / label.replace(" ", "_"))
+        # Each step is a new `llm-vault` process for its user: nothing parsed by an earlier step.
+        policy_reach.document.cache_clear()
+        policy_reach.rules.cache_clear()
         usage = Usage()
         seconds, result = timed(fn, usage)
         run.memory.merge(usage)

@@ -21,7 +21,13 @@ from typing import Any
 from infra.components.github_oidc import COMPONENT_TYPE, role_set_name
 from vault_provider.builtin._provider import PROVIDER_KEY, RECOVERABLE_KEY
 from vault_provider.builtin.host import TYPE_PREFIX, current_reference, pickled_reference
-from vault_provider.builtin.jwt import JwtAuthRole, JwtAuthRoleProvider, JwtAuthRoleSet, JwtAuthRoleSetProvider
+from vault_provider.builtin.jwt import (
+    JwtAuthRole,
+    JwtAuthRoleProvider,
+    JwtAuthRoleSet,
+    JwtAuthRoleSetProvider,
+    pack_roles,
+)
 
 ROLE_TYPE = f"{TYPE_PREFIX}{JwtAuthRole._resource_type_name}"
 SET_TYPE = f"{TYPE_PREFIX}{JwtAuthRoleSet._resource_type_name}"
@@ -55,11 +61,12 @@ def _provider_blob() -> str:
     return str(serialize_provider(JwtAuthRoleSetProvider()))
 
 
-def _roles_of(records: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
-    return {
+def _roles_of(records: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The set's ``shared`` and ``roles`` props (as the program packs them) from the role records."""
+    return pack_roles({
         str(r[key]["role_name"]): {k: v for k, v in r[key].items() if k not in _SET_OWNS}
         for r in sorted(records, key=lambda r: str(r[key]["role_name"]))
-    }
+    })
 
 
 def _merged_record(parent: str, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -72,9 +79,9 @@ def _merged_record(parent: str, records: list[dict[str, Any]]) -> dict[str, Any]
         # Recoverable as the set would say it: each role was absent before this stack created it.
         RECOVERABLE_KEY: all(r["inputs"].get(RECOVERABLE_KEY) is True for r in records),
         **top,
-        "roles": _roles_of(records, "inputs"),
+        **_roles_of(records, "inputs"),
     }
-    set_outputs = {PROVIDER_KEY: blob, **top, "roles": _roles_of(records, "outputs")}
+    set_outputs = {PROVIDER_KEY: blob, **top, **_roles_of(records, "outputs")}
     provider = JwtAuthRoleSetProvider()
     dependencies = sorted({d for r in records for d in r.get("dependencies") or []})
     record = {

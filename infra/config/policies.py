@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import hcl2
-
+from infra import policy_reach
 from infra.config.schema import NAME, ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +63,7 @@ def render_policy_file(path: Path, values: Mapping[str, str], *, key: str = "pol
 
 def _check_policy_hcl(text: str, key: str) -> None:
     try:
-        doc = hcl2.loads(text)
+        doc = policy_reach.document(text)
     except Exception as exc:  # python-hcl2 raises lark errors of several kinds
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(key, f"is not valid HCL: {first}") from None

@@ -16,6 +16,7 @@ from infra.config import GITHUB_ISSUER, POLICY_DIR, OidcBinding, load_settings, 
 from llm_vault.stackfiles import STACKS, stack_config, stack_file
 from tests.infra.mock_program import MockedResource, ProgramRun, run_program
 from vault_provider import args as a
+from vault_provider.builtin.jwt import role_entries
 
 BACKENDS = ("builtin", "pulumi_vault")
 
@@ -369,7 +370,7 @@ def _assert_role_set_declared(
     """Builtin: one resource holding each role's fields by name. Official: one AuthBackendRole per
     role, under the name the role had before sets, with the role's settings."""
     if not official:
-        held = by_name[name].inputs["roles"]
+        held = role_entries(by_name[name].inputs)
         assert sorted(held) == sorted(r.role_name for r in roles.roles)
         for role in roles.roles:
             expected = {k: v for k, v in a.as_props(role).items() if k not in ("backend", "role_name", "namespace")}

@@ -109,16 +109,42 @@ READ_CONCURRENCY = 8
 
 # The per-role fields a set's props hold: the role's record minus what the set itself names.
 _SET_OWNS = frozenset({"backend", "role_name", "namespace"})
+# The fields every role of a set has alike, said once (see ``pack_roles``).
+SHARED_KEY = "shared"
 
 
 def role_set_props(args: JwtAuthRoleSetArgs) -> dict[str, Any]:
     """A set as stored and diffed: its roles keyed by name, so that the engine's diff of two
     states names the role that changed (``roles.ci-app.bound_subject``), not a list index."""
-    props: dict[str, Any] = {"backend": args.backend, "namespace": args.namespace}
-    props["roles"] = {
-        role.role_name: {k: v for k, v in as_props(role).items() if k not in _SET_OWNS} for role in args.roles
+    roles = {role.role_name: {k: v for k, v in as_props(role).items() if k not in _SET_OWNS} for role in args.roles}
+    return {"backend": args.backend, "namespace": args.namespace, **pack_roles(roles)}
+
+
+def pack_roles(roles: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``shared``: the fields that every role has with the same value, said once; ``roles``: each
+    role's other fields. The project's roles differ in a few fields (subject, claims, policies)
+    and share the rest (claim mappings, user claim, types, TTLs): said once, a role's record is a
+    third of its full size, and the engine, the provider host and the program copy and encode
+    the set's props at every step of every command (issue 17, README "What it costs at scale").
+    What a refresh found beside the declared fields (``undeclared_settings``) stays per role."""
+    shared: dict[str, Any] = {}
+    if roles:
+        first, *others = roles.values()
+        shared = {
+            k: v
+            for k, v in first.items()
+            if k != UNDECLARED_KEY and all(k in other and other[k] == v for other in others)
+        }
+    return {
+        SHARED_KEY: shared,
+        "roles": {name: {k: v for k, v in fields.items() if k not in shared} for name, fields in roles.items()},
     }
-    return props
+
+
+def role_entries(props: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each role's fields by name, from a set's props (what ``pack_roles`` packed)."""
+    shared = dict(props.get(SHARED_KEY) or {})
+    return {name: {**shared, **dict(fields or {})} for name, fields in dict(props.get("roles") or {}).items()}
 
 
 class JwtAuthRoleSetProvider(VaultProvider[JwtAuthRoleSetArgs]):
@@ -151,7 +177,7 @@ class JwtAuthRoleSetProvider(VaultProvider[JwtAuthRoleSetArgs]):
         backend, namespace = str(props["backend"]), props.get("namespace") or None
         roles = tuple(
             self.role.record({**fields, "backend": backend, "role_name": name, "namespace": namespace})
-            for name, fields in sorted(dict(props.get("roles") or {}).items())
+            for name, fields in sorted(role_entries(props).items())
         )
         return JwtAuthRoleSetArgs(backend=backend, roles=roles, namespace=namespace)
 
@@ -183,7 +209,7 @@ class JwtAuthRoleSetProvider(VaultProvider[JwtAuthRoleSetArgs]):
     ) -> list[str]:
         """The names of the roles to create, update or delete to go from ``before`` to ``after``;
         a role whose pinned settings a refresh found changed (in ``olds``) is rewritten too."""
-        drifted = {name for name, fields in dict(olds.get("roles") or {}).items() if fields.get(UNDECLARED_KEY)}
+        drifted = {name for name, fields in role_entries(olds).items() if fields.get(UNDECLARED_KEY)}
         return sorted(
             name
             for name in before.keys() | after.keys()
