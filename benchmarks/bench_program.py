@@ -224,8 +224,7 @@ def bench_engine(
         if profile is not None:
             profiling.point_at(profile / f"n{n}" / label.replace(" ", "_"))
         # Each step is a new `llm-vault` process for its user: nothing parsed by an earlier step.
-        policy_reach.document.cache_clear()
-        policy_reach.rules.cache_clear()
+        policy_reach.clear_caches()
         usage = Usage()
         seconds, result = timed(fn, usage)
         run.memory.merge(usage)

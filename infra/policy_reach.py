@@ -34,13 +34,38 @@ class Rule:
     capabilities: frozenset[str]
 
 
-@functools.lru_cache(maxsize=64)
+# Documents of texts whose parsed form is known without parsing them (the loader's, for the
+# apply policy's generated grants: ``infra.config.policies.Grants``). A few per stack.
+_known: dict[str, dict[str, Any]] = {}
+_KNOWN_LIMIT = 64
+
+
+def remember(policy_text: str, doc: dict[str, Any]) -> None:
+    """``doc`` is what python-hcl2 makes of ``policy_text``: ``document`` answers it from now on."""
+    if len(_known) >= _KNOWN_LIMIT:
+        _known.clear()
+    _known[policy_text] = doc
+
+
 def document(policy_text: str) -> dict[str, Any]:
     """A policy's HCL document, parsed once per text in a process: the loader checks it and the
     reach analysis reads it. Not to be changed by callers (it is shared). The apply policy holds
     a path block per declared role, and python-hcl2 parses ~1 ms per block: at 500 bindings each
     parse was ~0.7 s of every command (benchmarks/bench_program.py)."""
+    known = _known.get(policy_text)
+    return known if known is not None else _parsed(policy_text)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(policy_text: str) -> dict[str, Any]:
     return typing.cast(dict[str, Any], hcl2.loads(policy_text))
+
+
+def clear_caches() -> None:
+    """Forget every parse (a benchmark step starts as a new process would)."""
+    _known.clear()
+    _parsed.cache_clear()
+    rules.cache_clear()
 
 
 @functools.lru_cache(maxsize=256)  # the identity view asks about one policy text hundreds of times

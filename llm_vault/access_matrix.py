@@ -122,12 +122,12 @@ def _generated_database_grants(path: Path, raw: dict[str, Any]) -> dict[str, str
 # pipeline (root-namespace) policies
 
 
-def pipeline_values(placeholders: Mapping[str, str]) -> dict[str, str]:
+def pipeline_values(placeholders: Mapping[str, str]) -> dict[str, Any]:
     """Every value a pipeline policy names: ``placeholders`` plus ``ns`` (as infra/config/ derives it)."""
     from infra.config import declared_grants, namespace_prefix
 
     # name_prefix: "" in a namespace, "<tag>-" in the root layout (infra.config.RootLayout).
-    values = {"name_prefix": "", **placeholders, "ns": namespace_prefix(placeholders["namespace"])}
+    values: dict[str, Any] = {"name_prefix": "", **placeholders, "ns": namespace_prefix(placeholders["namespace"])}
     # (a second stack is named by environment and namespace only: it has no grants of its own here)
     return {**values, **declared_grants(values)} if "jwt_path" in values else values
 

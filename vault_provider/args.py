@@ -9,6 +9,7 @@ relative to the provider's root (None: the root namespace).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,8 +127,8 @@ class JwtAuthRoleSetArgs:
     namespace: str | None = None
 
     def __post_init__(self) -> None:
-        names = [role.role_name for role in self.roles]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        counts = Counter(role.role_name for role in self.roles)
+        duplicates = sorted(name for name, count in counts.items() if count > 1)
         if duplicates:
             raise ValueError(f"JwtAuthRoleSetArgs({self.backend!r}): role names repeated: {duplicates}")
         strays = [

@@ -449,7 +449,7 @@ def github_settings(section: GitHubSchema, rules: TrustRules) -> GitHubSettings:
 def pipeline_settings(
     section: PipelineSchema | None,
     github: GitHubSettings,
-    placeholders: Mapping[str, str],
+    placeholders: Mapping[str, Any],
     policy_dir: Path,
     protect: bool,
 ) -> PipelineSettings | None:

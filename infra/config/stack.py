@@ -136,7 +136,7 @@ def load_settings(raw: Mapping[str, Any], *, policy_dir: Path = POLICY_DIR) -> S
     short_lived = stack.short_lived_tokens.to_record()
     _known_policies(short_lived.allowed_policies, "shortLivedTokens.allowedPolicies", names)
     # Pipeline policies live in the root namespace and name the environment's paths from there.
-    placeholders = {
+    placeholders: dict[str, Any] = {
         "kv_mount": kv.path,
         "ns": namespace_prefix(namespace),
         "namespace": namespace or "",
