@@ -40,9 +40,34 @@ def _refuse_cross_origin_redirects(response: requests.Response, *_args: Any, **_
     return response
 
 
+class _OncePerOrigin(requests.adapters.HTTPAdapter):
+    """requests works out a connection pool's TLS settings again for every request, and with a
+    CA bundle given by path (``REQUESTS_CA_BUNDLE``, ``VAULT_CACERT``) that includes a stat of the
+    path: 0.2 s of a 500-role refresh in the provider host (bench_program.py, py-spy). They
+    depend on the origin, ``verify`` and ``cert`` only, so they are worked out once for each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pool_keys: dict[tuple[Any, ...], Any] = {}
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> Any:
+        parts = urlsplit(request.url or "")
+        key = (parts.scheme.lower(), parts.hostname, parts.port, verify, cert)
+        known = self._pool_keys.get(key)
+        if known is None:
+            known = super().build_connection_pool_key_attributes(request, verify, cert)
+            self._pool_keys[key] = known
+        host_params, pool_kwargs = known
+        return dict(host_params), dict(pool_kwargs)  # (urllib3 may change what it is given)
+
+
 def guarded_session(verify: bool | str | None = True) -> requests.Session:
     """A session that refuses cross-origin redirects; ``verify`` None keeps requests' default."""
     session = requests.Session()
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, _OncePerOrigin())
     if verify is not None:
         session.verify = verify
     session.hooks["response"].append(_refuse_cross_origin_redirects)
