@@ -165,7 +165,9 @@ def collect_preview(
             preview.errors.append(_first_error_line(str(err)))
     except Exception as err:  # a config error raised by the program surfaces here too
         preview.errors.append(f"{type(err).__name__}: {err}")
-    if env is not None and not preview.errors:
+    # Only a create can be an adoption: without one, the stack's config (a CLI call that decrypts
+    # the secrets, ~0.2 s) is not read at all: a pull request's usual preview has none.
+    if env is not None and not preview.errors and any(c.op == "create" and c.raw_type for c in preview.changes):
         config = {key: value.value for key, value in stack.get_all_config().items()}
         mark_adoptions(preview, config, env)
     return preview
