@@ -24,6 +24,7 @@ import hvac
 import hvac.exceptions
 import pytest
 import yaml
+from pulumi import automation as auto
 
 from llm_vault import automation, cli, engine
 from llm_vault.local.server import Server, start_server
@@ -310,6 +311,59 @@ def test_an_interrupted_create_with_nothing_on_the_server_is_cleared(server: Ser
     assert changes.get("create") == 1
     assert "clr-b" in _names(server)
     automation.refresh_then_destroy(stack)
+
+
+def _count_exports(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    exports: list[str] = []
+    real = auto.Stack.export_stack
+    monkeypatch.setattr(auto.Stack, "export_stack", lambda self: exports.append(self.name) or real(self))
+    return exports
+
+
+@pytest.mark.integration
+@pytest.mark.engine
+def test_a_stack_with_nothing_to_recover_is_opened_without_asking_the_engine_for_its_state(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `stack export` is a CLI process and the passphrase's key derivation: ~0.4 s of every command.
+    target = _target(server, tmp_path / "state")
+    program = _policies("quiet-a")
+    automation.refresh_then_up(automation.open_stack(target, program))
+    exports = _count_exports(monkeypatch)
+
+    said = Said()
+    stack = automation.open_stack(target, program, say=said)
+
+    assert (exports, said) == ([], [])
+    _interrupt_create(tmp_path / "state", "quiet-a")  # now there is something to do: the engine is asked
+    stack = automation.open_stack(target, program, say=said)
+    assert exports == ["dev"] and "imported 1 object(s)" in said[0]
+    automation.refresh_then_destroy(stack)
+
+
+def test_only_a_plain_file_checkpoint_with_nothing_to_do_skips_the_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    target = automation.StackTarget(stack="dev", state_dir=tmp_path, config={})
+    path = automation.checkpoint_file(target)
+    assert path == automation.state_file(tmp_path, "dev")
+    assert path is not None
+    path.parent.mkdir(parents=True)
+    clean = {"checkpoint": {"latest": {"resources": [], "pending_operations": []}}}
+    path.write_text(json.dumps(clean))
+    assert automation._checkpoint_says_nothing_to_recover(target)
+
+    path.with_name("dev.json.zst").write_text("(a compressed checkpoint the engine may read first)")
+    assert not automation._checkpoint_says_nothing_to_recover(target)
+    path.with_name("dev.json.zst").unlink()
+    path.write_text('{"checkpoint": {"latest": {"resources": [')  # torn
+    assert not automation._checkpoint_says_nothing_to_recover(target)
+    path.write_text(json.dumps({"checkpoint": {"latest": {"pending_operations": [{"type": "creating"}]}}}))
+    assert not automation._checkpoint_says_nothing_to_recover(target)
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "postgres://llm_vault@127.0.0.1:5432/state")
+    assert automation.checkpoint_file(target) is None
+    assert not automation._checkpoint_says_nothing_to_recover(target)
 
 
 @pytest.mark.integration
