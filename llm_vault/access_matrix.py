@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from llm_vault.stackfiles import load_yaml
 from llm_vault.toolchain import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -92,7 +91,7 @@ def _capability_rows(path: Path, policy: str, table: dict[str, list[str]]) -> di
 
 
 def load_expectations(path: Path = EXPECTATIONS_FILE) -> Expectations:
-    raw = yaml.safe_load(Path(path).read_text())
+    raw = load_yaml(Path(path).read_text())
     tables = {**raw["policies"], **(raw.get("generated_policies") or {})}
     policies = {policy: _capability_rows(path, policy, table) for policy, table in tables.items()}
     return Expectations(kv_mount=raw["kv_mount"], policies=policies, generated=_generated_database_grants(path, raw))
@@ -181,7 +180,7 @@ def _string_map(path: Path, raw: object, key: str, keys: frozenset[str]) -> dict
 
 
 def load_pipeline_expectations(path: Path = PIPELINE_EXPECTATIONS_FILE) -> PipelineExpectations:
-    raw = yaml.safe_load(Path(path).read_text())
+    raw = load_yaml(Path(path).read_text())
     expectations = PipelineExpectations(
         placeholders=_string_map(path, raw.get("placeholders"), "placeholders", PIPELINE_PLACEHOLDERS),
         other=_string_map(path, raw.get("other_environment"), "other_environment", OTHER_ENVIRONMENT_KEYS),

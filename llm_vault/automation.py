@@ -54,14 +54,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import yaml
 from pulumi import automation as auto
 
 if TYPE_CHECKING:
     from infra.config import Settings
 
 from llm_vault import engine, toolchain
-from llm_vault.stackfiles import stack_config
+from llm_vault.stackfiles import dump_yaml, load_yaml, stack_config
 
 PROJECT = "llm-vault"
 # The state layout (module docstring): folders and file under the state folder.
@@ -201,13 +200,13 @@ def copy_project_file(path: Path, target: Path, source: Path) -> None:
     """Copy Pulumi.yaml for an inline program: without ``main`` (the program is the callable;
     the CLI would insist that the folder exists next to the copy) and with the virtualenv path
     made absolute."""
-    project = yaml.safe_load(path.read_text()) or {}
+    project = load_yaml(path.read_text()) or {}
     project.pop("main", None)
     runtime = project.get("runtime")
     options = runtime.get("options") if isinstance(runtime, dict) else None
     if isinstance(options, dict) and isinstance(options.get("virtualenv"), str):
         options["virtualenv"] = str(source / options["virtualenv"])
-    target.write_text(yaml.safe_dump(project, sort_keys=False))
+    target.write_text(dump_yaml(project, sort_keys=False))
 
 
 def _write_workspace(target: StackTarget) -> None:
@@ -215,7 +214,7 @@ def _write_workspace(target: StackTarget) -> None:
     wd.mkdir(parents=True, exist_ok=True)
     copy_project_file(target.source_root / "Pulumi.yaml", wd / "Pulumi.yaml", target.source_root)
     stack_path = wd / f"Pulumi.{target.stack}.yaml"
-    previous = yaml.safe_load(stack_path.read_text()) if stack_path.exists() else {}
+    previous = load_yaml(stack_path.read_text()) if stack_path.exists() else {}
     document: dict[str, Any] = {
         k: v for k, v in (previous or {}).items() if k in ("encryptionsalt", "secretsprovider", "encryptedkey")
     }
@@ -225,7 +224,7 @@ def _write_workspace(target: StackTarget) -> None:
     stack_path.write_text(
         "# Generated for one run from the checked-in stack file (or the config given) plus overrides; "
         "not the source of truth.\n"
-        + yaml.safe_dump(document, sort_keys=True)
+        + dump_yaml(document, sort_keys=True)
     )
 
 

@@ -16,6 +16,21 @@ import yaml
 from infra.config.from_engine import decode_config_text
 from llm_vault.toolchain import REPO_ROOT
 
+# PyYAML's libyaml classes where the wheel has them (it does on Linux): the generated stack file
+# of a 500-binding stack took 0.6 s to read and write with the pure-Python ones, every command.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def load_yaml(text: str) -> Any:
+    """The one YAML reader of the stack and project files (safe: no tags, no objects)."""
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader: the C one of yaml.safe_load)
+
+
+def dump_yaml(data: Any, *, sort_keys: bool = True) -> str:
+    return str(yaml.dump(data, Dumper=_DUMPER, sort_keys=sort_keys))
+
+
 # A stack name as Pulumi takes it in a file name (Pulumi.<name>.yaml).
 _STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -32,7 +47,7 @@ def discover_stacks(root: Path = REPO_ROOT) -> tuple[str, ...]:
     ]
 
     def rank(name: str) -> tuple[bool, bool, bool, str]:
-        document = yaml.safe_load(stack_file(name, root).read_text()) or {}
+        document = load_yaml(stack_file(name, root).read_text()) or {}
         protect = (document.get("config") or {}).get("llm-vault:protect", False) is True
         return (protect, name != "dev", name == "prod", name)
 
@@ -64,7 +79,7 @@ STACKS = discover_stacks()
 
 def stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
     """Project defaults from Pulumi.yaml overlaid with the stack file's values, full keys."""
-    project = yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}
+    project = load_yaml((root / "Pulumi.yaml").read_text()) or {}
     values: dict[str, Any] = {}
     for key, spec in (project.get("config") or {}).items():
         if isinstance(spec, dict) and "value" in spec:
@@ -72,7 +87,7 @@ def stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
     path = stack_file(stack, root)
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}: stacks are {', '.join(discover_stacks(root))}")
-    document = yaml.safe_load(path.read_text()) or {}
+    document = load_yaml(path.read_text()) or {}
     for key, value in (document.get("config") or {}).items():
         # The CLI writes scalars it sets as text ("false"): read them as the engine hands them over.
         values[key] = decode_config_text(value) if isinstance(value, str) else value
