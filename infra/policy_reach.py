@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import functools
 import re
-import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import hcl2
 
@@ -58,7 +57,7 @@ def document(policy_text: str) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=64)
 def _parsed(policy_text: str) -> dict[str, Any]:
-    return typing.cast(dict[str, Any], hcl2.loads(policy_text))
+    return cast(dict[str, Any], hcl2.loads(policy_text))
 
 
 def clear_caches() -> None:
