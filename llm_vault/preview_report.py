@@ -22,7 +22,7 @@ from llm_vault.automation import refresh_then_preview
 from vault_provider.args import as_props, role_set_member_name
 from vault_provider.builtin._provider import INTERNAL_KEYS, UNDECLARED_KEY
 from vault_provider.builtin.host import TYPE_PREFIX
-from vault_provider.builtin.jwt import JwtAuthRole, JwtAuthRoleSet, JwtAuthRoleSetProvider, role_entries
+from vault_provider.builtin.jwt import JwtAuthRole, JwtAuthRoleSet, JwtAuthRoleSetProvider
 
 MASK = "[secret]"
 # Values under these property names are never shown, whatever the engine says about them.
@@ -192,8 +192,10 @@ def role_changes(
         return RoleChanges([], len(dict(new.get("roles") or old.get("roles") or {})))
     provider = JwtAuthRoleSetProvider()
     set_name = _name_of(urn)
-    before = role_entries(dict(old)) if op not in ("create",) else {}
-    after = role_entries(dict(new)) if op not in ("delete", "discard") else {}
+    # Each role's own props (its names, and what a refresh found, which ``shared`` never holds);
+    # its whole record comes from ``provider.record`` below.
+    before = dict(old.get("roles") or {}) if op not in ("create",) else {}
+    after = dict(new.get("roles") or {}) if op not in ("delete", "discard") else {}
     try:
         before_args = {r.role_name: r for r in provider.record(dict(old)).roles} if before else {}
         after_args = {r.role_name: r for r in provider.record(dict(new)).roles} if after else {}

@@ -209,7 +209,8 @@ class JwtAuthRoleSetProvider(VaultProvider[JwtAuthRoleSetArgs]):
     ) -> list[str]:
         """The names of the roles to create, update or delete to go from ``before`` to ``after``;
         a role whose pinned settings a refresh found changed (in ``olds``) is rewritten too."""
-        drifted = {name for name, fields in role_entries(olds).items() if fields.get(UNDECLARED_KEY)}
+        # (what a refresh found is never packed into ``shared``: each role's own props hold it)
+        drifted = {name for name, fields in dict(olds.get("roles") or {}).items() if fields.get(UNDECLARED_KEY)}
         return sorted(
             name
             for name in before.keys() | after.keys()
